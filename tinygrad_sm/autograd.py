@@ -1,0 +1,218 @@
+"""The backward engine: topological order, chaining, summing, and the trace it can record.
+
+Every gradient passes through `backward()` below: an op returns one local gradient per input,
+the engine undoes broadcasting and adds contributions up. When tracing, each of those moves is
+kept in a `BackwardTrace` so it can be printed, drawn and stepped through.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .ops import Op
+    from .tensor import Tensor
+
+
+class AnomalyError(FloatingPointError):
+    """An op produced NaN or inf while `detect_anomaly()` was on."""
+
+
+class _Mode:
+    grad_enabled = True
+    detect_anomaly = False
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside this block ops build no graph (for evaluation and parameter updates)."""
+    previous, _Mode.grad_enabled = _Mode.grad_enabled, False
+    try:
+        yield
+    finally:
+        _Mode.grad_enabled = previous
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise at the first op whose forward or backward gives NaN or inf, naming it."""
+    previous, _Mode.detect_anomaly = _Mode.detect_anomaly, True
+    try:
+        yield
+    finally:
+        _Mode.detect_anomaly = previous
+
+
+def check_finite(op: Op, phase: str, result: np.ndarray, inputs: tuple[Tensor, ...]) -> None:
+    if np.issubdtype(result.dtype, np.floating) and not np.all(np.isfinite(result)):
+        bad = "NaN" if np.any(np.isnan(result)) else "inf"
+        shapes = ", ".join(str(x.shape) for x in inputs)
+        raise AnomalyError(f"{op.name}: {phase} produced {bad} (input shapes {shapes})")
+
+
+def topo_order(root: Tensor, only_grad: bool = True) -> list[Tensor]:
+    """Tensors in an order where inputs come before the ops that use them (iterative DFS).
+
+    With only_grad, tensors that need no gradient (data such as X and y) are left out.
+    """
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for x in reversed(node._inputs):  # reversed: the first input is visited first
+            if id(x) not in seen and (x.requires_grad or not only_grad):
+                stack.append((x, False))
+    return order
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Sum a gradient back to the shape of the input that broadcasting stretched.
+
+    Returns the summed gradient and the axes (of `grad`) that were summed.
+    """
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1)
+    summed = np.sum(grad, axis=axes, keepdims=True) if axes else grad
+    return np.reshape(summed, shape), axes
+
+
+@dataclass
+class Step:
+    """One op node's backward: ∂L/∂output comes in, one contribution per input goes out."""
+    index: int
+    op_node: Op
+    output: Tensor
+    grad_output: np.ndarray
+    inputs: tuple[Tensor, ...]
+    grad_inputs: tuple[np.ndarray | None, ...]     # contributions, in each input's shape
+    local_grads: tuple[np.ndarray | None, ...]     # as the op returned them, before unbroadcast
+    summed_axes: tuple[tuple[int, ...] | None, ...]  # axes unbroadcast summed, per input
+    rules: tuple[str, ...]                          # chain-rule text per input, from the op
+
+    @property
+    def op(self) -> str:
+        return self.op_node.name
+
+    @property
+    def rule(self) -> str:
+        """The rules of the inputs that receive a gradient in this step."""
+        return "; ".join(r for r, g in zip(self.rules, self.grad_inputs) if g is not None)
+
+
+@dataclass
+class BackwardTrace:
+    """Every step of one backward pass, in the order backprop visited the op nodes."""
+    root: Tensor
+    seed: np.ndarray
+    steps: list[Step] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
+
+    def __getitem__(self, k: int) -> Step:
+        return self.steps[k]
+
+    def contributions(self, tensor: Tensor) -> list[tuple[Step, int, np.ndarray]]:
+        """(step, input position, contribution) for every edge that passed a gradient to tensor."""
+        return [(s, i, g) for s in self.steps for i, (x, g) in enumerate(zip(s.inputs, s.grad_inputs))
+                if x is tensor and g is not None]
+
+    def accumulated(self) -> list[tuple[Tensor, list[tuple[Step, int, np.ndarray]]]]:
+        """Tensors whose gradient is a sum of several contributions, with the terms."""
+        out, seen = [], set()
+        for s in self.steps:
+            for x in s.inputs:
+                if id(x) not in seen:
+                    seen.add(id(x))
+                    terms = self.contributions(x)
+                    if len(terms) > 1:
+                        out.append((x, terms))
+        return out
+
+    def __str__(self) -> str:
+        from .trace_table import format_trace  # a rich table; kept out of the engine's import
+        return format_trace(self)
+
+    def render_frames(self, directory: str, format: str = "svg") -> list[str]:
+        from .viz import render_frames
+        return render_frames(self, directory, format=format)
+
+    def save_html(self, path: str) -> str:
+        from .html import save_html
+        return save_html(self, path)
+
+
+def _names(step_inputs: tuple[Tensor, ...], output: Tensor) -> tuple[list[str | None], str | None]:
+    return [x.name for x in step_inputs], output.name
+
+
+def rule_texts(node: Tensor) -> tuple[str, ...]:
+    """The chain-rule text of each of node's input edges, from its op, with names filled in."""
+    inputs, out = _names(node._inputs, node)
+    return tuple(node._op.rule(i, inputs, out) for i in range(len(node._inputs)))
+
+
+def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) -> BackwardTrace | None:
+    """Reverse-mode backprop from root; sums every contribution into `.grad` (which accumulates)."""
+    label = f"tensor {root.name!r}" if root.name else "this tensor"
+    if not root.requires_grad:
+        raise RuntimeError(f"backward: {label} does not require grad, so there is no graph to "
+                           "backpropagate through (create leaves with requires_grad=True)")
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"backward: {label} has shape {root.shape}; backward() without a "
+                               "gradient needs a one-element tensor such as a loss. Pass "
+                               f"backward(grad) with a gradient of shape {root.shape}")
+        grad = np.ones_like(root.data)
+    else:
+        grad = np.asarray(grad.data if hasattr(grad, "_op") else grad, dtype=root.dtype)
+        if grad.shape != root.shape:
+            from .tensor import ShapeError
+            raise ShapeError(f"backward: gradient of shape {grad.shape} given for {label} "
+                             f"of shape {root.shape}")
+    record = BackwardTrace(root, grad) if trace else None
+    pending = {id(root): grad}
+    for node in reversed(topo_order(root)):
+        g = pending.pop(id(node))
+        node.grad = g.copy() if node.grad is None else node.grad + g
+        op = node._op
+        if op is None:
+            continue
+        inputs = node._inputs
+        needs = tuple(x.requires_grad for x in inputs)
+        local = op.backward(g, needs)
+        contributions, summed = [], []
+        for x, gx, need in zip(inputs, local, needs):
+            axes = None
+            if not need or gx is None:
+                gx = None
+            else:
+                if gx.shape != x.shape:
+                    gx, axes = unbroadcast(gx, x.shape)
+                if gx.dtype != x.dtype:
+                    gx = gx.astype(x.dtype)
+                if _Mode.detect_anomaly:
+                    check_finite(op, "backward", gx, inputs)
+                key = id(x)
+                pending[key] = gx if key not in pending else pending[key] + gx
+            contributions.append(gx)
+            summed.append(axes)
+        if record is not None:
+            record.steps.append(Step(len(record.steps), op, node, g, inputs, tuple(contributions),
+                                     tuple(l if n else None for l, n in zip(local, needs)), tuple(summed), rule_texts(node)))
+    return record

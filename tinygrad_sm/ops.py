@@ -1,0 +1,399 @@
+"""One class per op: forward, backward (one gradient per input) and the chain-rule text per input.
+
+An op instance is created for each application and keeps what its backward needs (its context).
+backward never writes `.grad` and never undoes broadcasting: the engine in autograd.py does both,
+so every contribution passes through one place that can trace it.
+
+Rule texts are templates: `{a}`, `{b}` stand for the inputs' names and `{out}` for the output's.
+`Op.rule(i, ...)` fills them in; the trace and the diagrams both call it, so there is one source.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+Grads = tuple["np.ndarray | None", ...]
+
+
+class Op:
+    name: str = "op"
+    formula: str = ""                 # the forward, as shown in an op node
+    rules: tuple[str, ...] = ()       # one chain-rule template per input
+    letters: tuple[str, ...] = ("a", "b")  # names of unnamed inputs in the templates
+    out_name: str | None = None       # the name an output gets unless it is given one
+
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, g: np.ndarray, needs: Sequence[bool]) -> Grads:
+        raise NotImplementedError
+
+    def params(self) -> str:
+        """Extra settings shown next to the op's name (axis, exponent...)."""
+        return ""
+
+    def _names(self, inputs: Sequence[str | None], out: str | None) -> dict[str, str]:
+        # templates say {a}, {b} for the inputs in order; unnamed ones show the op's letters
+        given = list(inputs) + [None] * (len(self.letters) - len(inputs))
+        names = {slot: name or letter for slot, name, letter in zip("ab", given, self.letters)}
+        names["out"] = out or "out"
+        return names
+
+    def rule(self, i: int, inputs: Sequence[str | None] = (), out: str | None = None) -> str:
+        """The chain-rule text for input i, with the tensors' names filled in."""
+        return self.rules[i].format(**self._names(inputs, out))
+
+    def describe(self, inputs: Sequence[str | None] = (), out: str | None = None) -> str:
+        """The forward formula with names filled in, for an op node."""
+        return self.formula.format(**self._names(inputs, out))
+
+
+# ---- elementwise, broadcasting (the engine sums gradients back to each input's shape) ----
+
+class Add(Op):
+    name, formula = "add", "{out} = {a} + {b}"
+    rules = ("∂L/∂{a} = ∂L/∂{out}", "∂L/∂{b} = ∂L/∂{out}")
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g, needs):
+        return g, g
+
+
+class Sub(Op):
+    name, formula = "sub", "{out} = {a} − {b}"
+    rules = ("∂L/∂{a} = ∂L/∂{out}", "∂L/∂{b} = −∂L/∂{out}")
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g, needs):
+        return g, (-g if needs[1] else None)
+
+
+class Mul(Op):
+    name, formula = "mul", "{out} = {a} ⊙ {b}"
+    rules = ("∂L/∂{a} = ∂L/∂{out} ⊙ {b}", "∂L/∂{b} = ∂L/∂{out} ⊙ {a}")
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g, needs):
+        return (g * self.b if needs[0] else None), (g * self.a if needs[1] else None)
+
+
+class Div(Op):
+    name, formula = "div", "{out} = {a} / {b}"
+    rules = ("∂L/∂{a} = ∂L/∂{out} / {b}", "∂L/∂{b} = −∂L/∂{out} ⊙ {a} / {b}²")
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, g, needs):
+        ga = g / self.b if needs[0] else None
+        gb = -g * self.a / (self.b * self.b) if needs[1] else None
+        return ga, gb
+
+
+class Neg(Op):
+    name, formula = "neg", "{out} = −{a}"
+    rules = ("∂L/∂{a} = −∂L/∂{out}",)
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, g, needs):
+        return (-g,)
+
+
+class Pow(Op):
+    name, formula = "pow", "{out} = {a}^p"
+    rules = ("∂L/∂{a} = ∂L/∂{out} ⊙ p·{a}^(p−1)",)
+
+    def __init__(self, exponent: float):
+        self.p = exponent
+
+    def params(self):
+        return f"p={self.p:g}"
+
+    def forward(self, a):
+        self.a = a
+        return a ** self.p
+
+    def backward(self, g, needs):
+        return (g * self.p * self.a ** (self.p - 1),)
+
+
+class Exp(Op):
+    name, formula = "exp", "{out} = exp({a})"
+    rules = ("∂L/∂{a} = ∂L/∂{out} ⊙ exp({a})",)
+
+    def forward(self, a):
+        self.out = np.exp(a)
+        return self.out
+
+    def backward(self, g, needs):
+        return (g * self.out,)
+
+
+class Log(Op):
+    name, formula = "log", "{out} = log({a})"
+    rules = ("∂L/∂{a} = ∂L/∂{out} / {a}",)
+
+    def forward(self, a):
+        self.a = a
+        return np.log(a)
+
+    def backward(self, g, needs):
+        return (g / self.a,)
+
+
+class ReLU(Op):
+    name, formula = "relu", "{out} = max({a}, 0)"
+    rules = ("∂L/∂{a} = ∂L/∂{out} ⊙ [{a} > 0]",)
+
+    def forward(self, a):
+        self.mask = a > 0
+        return np.where(self.mask, a, np.zeros((), dtype=a.dtype))
+
+    def backward(self, g, needs):
+        return (g * self.mask,)
+
+
+# ---- matmul ----
+
+class MatMul(Op):
+    name, formula = "matmul", "{out} = {a} · {b}"
+    rules = ("∂L/∂{a} = ∂L/∂{out} · {b}ᵀ", "∂L/∂{b} = {a}ᵀ · ∂L/∂{out}")
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError("matmul needs operands with at least one dimension, got a scalar")
+        inner_a, inner_b = a.shape[-1], (b.shape[0] if b.ndim == 1 else b.shape[-2])
+        if inner_a != inner_b:
+            raise ValueError(f"inner dimensions differ: {inner_a} (last of the left) "
+                             f"vs {inner_b} ({'only' if b.ndim == 1 else 'second-to-last'} of the right)")
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, g, needs):
+        a, b = self.a, self.b
+        # treat 1-D operands as a row (left) or a column (right), as numpy does
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        ga = gb = None
+        if needs[0]:
+            ga = g @ np.swapaxes(b2, -1, -2)
+            if a.ndim == 1:
+                ga = ga[..., 0, :]
+        if needs[1]:
+            gb = np.swapaxes(a2, -1, -2) @ g
+            if b.ndim == 1:
+                gb = gb[..., 0]
+        return ga, gb  # batch dimensions that were broadcast are summed by the engine
+
+
+# ---- reductions and shapes ----
+
+def _expand(g: np.ndarray, shape: tuple[int, ...], axis, keepdims: bool) -> np.ndarray:
+    """Broadcast a reduced gradient back over the axes that were reduced."""
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    elif axis is None and not keepdims:
+        g = np.reshape(g, (1,) * len(shape))
+    return np.broadcast_to(g, shape)
+
+
+class Sum(Op):
+    name, formula = "sum", "{out} = Σ {a}"
+    rules = ("∂L/∂{a} = ∂L/∂{out} broadcast back over the summed axes",)
+
+    def __init__(self, axis=None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def params(self):
+        return f"axis={self.axis}" + (", keepdims" if self.keepdims else "")
+
+    def forward(self, a):
+        self.shape = a.shape
+        return np.sum(a, axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, g, needs):
+        return (_expand(g, self.shape, self.axis, self.keepdims),)
+
+
+class Mean(Op):
+    name, formula = "mean", "{out} = mean({a})"
+    rules = ("∂L/∂{a} = ∂L/∂{out} / n broadcast back over the averaged axes",)
+
+    def __init__(self, axis=None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def params(self):
+        return f"axis={self.axis}" + (", keepdims" if self.keepdims else "")
+
+    def forward(self, a):
+        self.shape = a.shape
+        out = np.mean(a, axis=self.axis, keepdims=self.keepdims)
+        self.n = a.size // max(np.size(out), 1) if a.size else 1
+        return np.asarray(out, dtype=a.dtype)
+
+    def backward(self, g, needs):
+        return (_expand(g / self.n, self.shape, self.axis, self.keepdims),)
+
+
+class Max(Op):
+    name, formula = "max", "{out} = max({a})"
+    rules = ("∂L/∂{a} = ∂L/∂{out} at the maximum (shared equally by ties), 0 elsewhere",)
+
+    def __init__(self, axis=None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def params(self):
+        return f"axis={self.axis}" + (", keepdims" if self.keepdims else "")
+
+    def forward(self, a):
+        self.a = a
+        self.out = np.max(a, axis=self.axis, keepdims=True)
+        return self.out if self.keepdims else np.max(a, axis=self.axis)
+
+    def backward(self, g, needs):
+        winners = (self.a == self.out).astype(self.a.dtype)
+        winners /= winners.sum(axis=self.axis, keepdims=True)
+        return (_expand(g, self.a.shape, self.axis, self.keepdims) * winners,)
+
+
+class Reshape(Op):
+    name, formula = "reshape", "{out} = reshape({a})"
+    rules = ("∂L/∂{a} = reshape(∂L/∂{out}) to {a}'s shape",)
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.shape = shape
+
+    def params(self):
+        return f"shape={self.shape}"
+
+    def forward(self, a):
+        self.in_shape = a.shape
+        return np.reshape(a, self.shape)
+
+    def backward(self, g, needs):
+        return (np.reshape(g, self.in_shape),)
+
+
+class Transpose(Op):
+    name, formula = "transpose", "{out} = {a}ᵀ"
+    rules = ("∂L/∂{a} = (∂L/∂{out})ᵀ",)
+
+    def __init__(self, axes: tuple[int, ...] | None = None):
+        self.axes = axes
+
+    def params(self):
+        return "" if self.axes is None else f"axes={self.axes}"
+
+    def forward(self, a):
+        return np.transpose(a, self.axes)
+
+    def backward(self, g, needs):
+        return (np.transpose(g, None if self.axes is None else np.argsort(self.axes)),)
+
+
+# ---- softmax family: fused, stable (the max is subtracted and is a constant for the gradient) ----
+
+def _log_softmax(o: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (log ŷ, ŷ) computed stably."""
+    shifted = o - np.max(o, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    s = np.sum(e, axis=axis, keepdims=True)
+    return shifted - np.log(s), e / s
+
+
+class Softmax(Op):
+    name, formula = "softmax", "{out} = exp({a}) / Σ exp({a})"
+    out_name = "ŷ"
+    rules = ("∂L/∂{a} = {out} ⊙ (∂L/∂{out} − Σ ∂L/∂{out} ⊙ {out})",)
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def params(self):
+        return f"axis={self.axis}"
+
+    def forward(self, o):
+        _, self.y = _log_softmax(o, self.axis)
+        return self.y
+
+    def backward(self, g, needs):
+        y = self.y
+        return (y * (g - np.sum(g * y, axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Op):
+    name, formula = "log_softmax", "{out} = {a} − log Σ exp({a})"
+    out_name = "log ŷ"
+    rules = ("∂L/∂{a} = ∂L/∂{out} − softmax({a}) ⊙ Σ ∂L/∂{out}",)
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def params(self):
+        return f"axis={self.axis}"
+
+    def forward(self, o):
+        logy, self.y = _log_softmax(o, self.axis)
+        return logy
+
+    def backward(self, g, needs):
+        return (g - self.y * np.sum(g, axis=self.axis, keepdims=True),)
+
+
+class CrossEntropy(Op):
+    """Mean over the batch of −Σ y log softmax(o); y is class indices or a probability matrix."""
+    name, formula = "cross_entropy", "{out} = −mean Σ {b} ⊙ log softmax({a})"
+    rules = ("∂L/∂{a} = (softmax({a}) − {b}) / n · ∂L/∂{out}",
+             "∂L/∂{b} = −log softmax({a}) / n · ∂L/∂{out}")
+    letters = ("o", "y")
+    out_name = "L"
+
+    def forward(self, o, y):
+        if o.ndim != 2:
+            raise ValueError(f"logits must be 2-D (batch × classes), got shape {o.shape}")
+        n = o.shape[0]
+        logy, self.probs = _log_softmax(o, -1)
+        self.n = n
+        if np.issubdtype(y.dtype, np.integer):
+            if y.shape != (n,):
+                raise ValueError(f"class-index target must have shape ({n},), got {y.shape}")
+            if n and (y.min() < 0 or y.max() >= o.shape[1]):
+                raise ValueError(f"class indices must lie in [0, {o.shape[1]}), "
+                                 f"got values from {y.min()} to {y.max()}")
+            self.indices, self.logy = y, None
+            picked = logy[np.arange(n), y]
+        else:
+            if y.shape != o.shape:
+                raise ValueError(f"probability target must have the logits' shape {o.shape}, got {y.shape}")
+            self.indices, self.target, self.logy = None, y, logy
+            picked = np.sum(y * logy, axis=1)
+        return np.asarray(-np.mean(picked), dtype=o.dtype)
+
+    def backward(self, g, needs):
+        go = gy = None
+        if needs[0]:
+            go = self.probs.copy()
+            if self.indices is not None:
+                go[np.arange(self.n), self.indices] -= 1
+            else:  # exact for any target; ŷ − y when each row of y sums to 1
+                go *= np.sum(self.target, axis=1, keepdims=True)
+                go -= self.target
+            go *= g / self.n
+        if needs[1]:
+            gy = -self.logy * (g / self.n)
+        return go, gy

@@ -1,0 +1,25 @@
+"""Optimizers update parameters in place, outside the graph."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from .tensor import Tensor
+
+
+class SGD:
+    """Minibatch stochastic gradient descent: p ← p − lr · ∂L/∂p."""
+
+    def __init__(self, params: Iterable[Tensor], lr: float):
+        self.params = list(params)
+        if lr <= 0:
+            raise ValueError(f"SGD: the learning rate must be positive, got {lr}")
+        self.lr = lr
+
+    def step(self) -> None:
+        for p in self.params:
+            if p.grad is not None:
+                p.data -= self.lr * p.grad
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None

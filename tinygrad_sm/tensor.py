@@ -1,0 +1,185 @@
+"""Tensor: a numpy array, its gradient, a name, and the op (with its inputs) that made it."""
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from . import ops
+from .autograd import BackwardTrace, _Mode, backward, check_finite
+
+
+class ShapeError(ValueError):
+    """Shapes that an op cannot combine; the message names the op and the shapes."""
+
+
+def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        array = np.asarray(data, dtype=dtype)  # float arrays keep their dtype unless told
+    else:
+        try:
+            array = np.asarray(data, dtype=dtype)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{who}: cannot make a tensor from {type(data).__name__}: {e}") from None
+        if dtype is None and array.dtype.kind in "biuf":
+            array = array.astype(np.float32)  # Python numbers and lists become float32
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{who}: data must be numeric (bool, int or float), "
+                        f"got {type(data).__name__} with dtype {array.dtype}")
+    return array
+
+
+class Tensor:
+    __array_ufunc__ = None  # numpy defers to us, so `np_array @ t` and `np_array + t` build graph
+
+    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None,
+                 dtype: Any = None):
+        self.data: np.ndarray = _as_array(data, dtype, "Tensor")
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"Tensor: requires_grad=True needs a floating-point dtype, got "
+                            f"{self.data.dtype}: gradients of integers (labels, indices) are "
+                            "not defined; pass dtype=np.float32 if these are real values")
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self.grad: np.ndarray | None = None
+        self._op: ops.Op | None = None
+        self._inputs: tuple[Tensor, ...] = ()
+
+    # ---- building the graph ----
+    @staticmethod
+    def _apply(op: ops.Op, *inputs: Tensor) -> Tensor:
+        try:
+            data = op.forward(*(x.data for x in inputs))
+        except ValueError as e:
+            shapes = " and ".join(str(x.shape) for x in inputs)
+            raise ShapeError(f"{op.name}: cannot apply to shape{'s' if len(inputs) > 1 else ''} "
+                             f"{shapes}: {e}") from None
+        if _Mode.detect_anomaly:
+            check_finite(op, "forward", data, inputs)
+        out = Tensor.__new__(Tensor)
+        out.data, out.grad, out.name = data, None, op.out_name
+        out.requires_grad = _Mode.grad_enabled and any(x.requires_grad for x in inputs)
+        out._op, out._inputs = (op, inputs) if out.requires_grad else (None, ())
+        return out
+
+    def _other(self, value: Any, op_name: str) -> Tensor:
+        """Wrap a number or array met in an operator; numbers take this tensor's dtype."""
+        if isinstance(value, Tensor):
+            return value
+        if isinstance(value, (str, bytes, bool)) or value is None:
+            raise TypeError(f"{op_name}: cannot combine a Tensor of shape {self.shape} with "
+                            f"{type(value).__name__}")
+        float_dtype = self.dtype if self.dtype.kind == "f" else None
+        keeps_dtype = isinstance(value, (np.ndarray, np.generic))
+        return Tensor(_as_array(value, None if keeps_dtype else float_dtype, op_name))
+
+    def _binary(self, op: ops.Op, other: Any, reflected: bool = False) -> Tensor:
+        other = self._other(other, op.name)
+        return Tensor._apply(op, other, self) if reflected else Tensor._apply(op, self, other)
+
+    def __add__(self, other): return self._binary(ops.Add(), other)
+    def __radd__(self, other): return self._binary(ops.Add(), other, reflected=True)
+    def __sub__(self, other): return self._binary(ops.Sub(), other)
+    def __rsub__(self, other): return self._binary(ops.Sub(), other, reflected=True)
+    def __mul__(self, other): return self._binary(ops.Mul(), other)
+    def __rmul__(self, other): return self._binary(ops.Mul(), other, reflected=True)
+    def __truediv__(self, other): return self._binary(ops.Div(), other)
+    def __rtruediv__(self, other): return self._binary(ops.Div(), other, reflected=True)
+    def __matmul__(self, other): return self._binary(ops.MatMul(), other)
+    def __rmatmul__(self, other): return self._binary(ops.MatMul(), other, reflected=True)
+    def __neg__(self): return Tensor._apply(ops.Neg(), self)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        if not isinstance(exponent, numbers.Real) or isinstance(exponent, bool):
+            raise TypeError(f"pow: the exponent must be a number, got {type(exponent).__name__}")
+        return Tensor._apply(ops.Pow(float(exponent)), self)
+
+    def __rpow__(self, base: Any) -> Tensor:
+        raise TypeError("pow: a tensor exponent is not supported; use exp() and log()")
+
+    def exp(self) -> Tensor: return Tensor._apply(ops.Exp(), self)
+    def log(self) -> Tensor: return Tensor._apply(ops.Log(), self)
+    def relu(self) -> Tensor: return Tensor._apply(ops.ReLU(), self)
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return Tensor._apply(ops.Sum(axis, keepdims), self)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return Tensor._apply(ops.Mean(axis, keepdims), self)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return Tensor._apply(ops.Max(axis, keepdims), self)
+
+    def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
+        target = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return Tensor._apply(ops.Reshape(target), self)
+
+    def transpose(self, *axes: int) -> Tensor:
+        return Tensor._apply(ops.Transpose(axes or None), self)
+
+    @property
+    def T(self) -> Tensor:
+        return self.transpose()
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return Tensor._apply(ops.Softmax(axis), self)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return Tensor._apply(ops.LogSoftmax(axis), self)
+
+    # ---- backprop ----
+    def backward(self, grad: Any = None, trace: bool = False) -> BackwardTrace | None:
+        """Backprop into every tensor of the graph; with trace=True, return the steps taken."""
+        return backward(self, grad, trace)
+
+    # ---- plain accessors ----
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def op(self) -> ops.Op | None:
+        """The op that made this tensor (None for leaves and under no_grad)."""
+        return self._op
+
+    @property
+    def inputs(self) -> tuple[Tensor, ...]:
+        return self._inputs
+
+    def named(self, name: str) -> Tensor:
+        """Set the name shown in traces and diagrams; returns self, for chaining."""
+        self.name = name
+        return self
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor has an item, this one has shape {self.shape}")
+        return self.data.item()
+
+    def detach(self) -> Tensor:
+        return Tensor(self.data, name=self.name)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=20,
+                               prefix="Tensor(")
+        extras = [f"name={self.name!r}"] if self.name else []
+        extras.append(f"dtype={self.dtype}")
+        if self.requires_grad:
+            extras.append("requires_grad=True")
+        if self._op is not None:
+            extras.append(f"op={self._op.name}")
+        return f"Tensor({body}, {', '.join(extras)})"
