@@ -157,14 +157,10 @@ class BackwardTrace:
         return save_html(self, path)
 
 
-def _names(step_inputs: tuple[Tensor, ...], output: Tensor) -> tuple[list[str | None], str | None]:
-    return [x.name for x in step_inputs], output.name
-
-
 def rule_texts(node: Tensor) -> tuple[str, ...]:
     """The chain-rule text of each of node's input edges, from its op, with names filled in."""
-    inputs, out = _names(node._inputs, node)
-    return tuple(node._op.rule(i, inputs, out) for i in range(len(node._inputs)))
+    names = [x.name for x in node._inputs]
+    return tuple(node._op.rule(i, names, node.name) for i in range(len(node._inputs)))
 
 
 def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) -> BackwardTrace | None:
@@ -213,6 +209,7 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
             contributions.append(gx)
             summed.append(axes)
         if record is not None:
+            local = tuple(gx if need else None for gx, need in zip(local, needs))
             record.steps.append(Step(len(record.steps), op, node, g, inputs, tuple(contributions),
-                                     tuple(l if n else None for l, n in zip(local, needs)), tuple(summed), rule_texts(node)))
+                                     local, tuple(summed), rule_texts(node)))
     return record
