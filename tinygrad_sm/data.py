@@ -1,0 +1,240 @@
+"""Data: the bundled 8×8 digits, an IDX reader for (Fashion-)MNIST, and shuffled minibatches.
+
+Every loader returns a `Split(X_train, y_train, X_test, y_test)`: X is float32 of shape
+(n, pixels) scaled to [0, 1], y is int64 class indices of shape (n,).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """A data file that is missing, truncated or not what it should be; the message names it."""
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """A data folder or file that is not there; the message says how to get it."""
+
+
+class Split(NamedTuple):
+    """Train and test parts of a data set. Unpacks as `X_train, y_train, X_test, y_test`."""
+    X_train: np.ndarray  # float32, (n_train, pixels), values in [0, 1]
+    y_train: np.ndarray  # int64, (n_train,)
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def num_features(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def num_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+# ---- the bundled digits ----
+
+def load_digits(seed: int = 0, test_fraction: float = 0.2) -> Split:
+    """The 8×8 handwritten digits bundled with the package (1797 images, 10 classes).
+
+    Each class is split on its own (stratified) so train and test have the same class mix;
+    the split is fixed by `seed`. Pixels 0..16 are divided by 16.
+    Data: "Optical Recognition of Handwritten Digits", E. Alpaydin and C. Kaynak, UCI Machine
+    Learning Repository, CC BY 4.0.
+    """
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"load_digits: test_fraction must lie in (0, 1), got {test_fraction}")
+    source = resources.files("tinygrad_sm").joinpath("datasets/digits.csv.gz")
+    with source.open("rb") as raw, gzip.open(raw, "rt") as text:
+        table = np.loadtxt(text, delimiter=",", dtype=np.int64)
+    pixels, labels = table[:, :-1], table[:, -1]
+    rng = np.random.default_rng(seed)
+    train_parts, test_parts = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        n_test = int(round(test_fraction * len(members)))
+        test_parts.append(members[:n_test])
+        train_parts.append(members[n_test:])
+    # mix the classes again so the order carries no information
+    train = rng.permutation(np.concatenate(train_parts))
+    test = rng.permutation(np.concatenate(test_parts))
+    X = (pixels / 16.0).astype(np.float32)
+    return Split(X[train], labels[train], X[test], labels[test])
+
+
+# ---- IDX files (MNIST, Fashion-MNIST) ----
+
+IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions (count, rows, columns)
+LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension (count)
+
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when it starts with the gzip signature."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataNotFoundError(f"{path}: file not found") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            return stream.read()
+    except (OSError, EOFError) as e:  # BadGzipFile is an OSError; a cut-off stream is EOFError
+        raise DataError(f"{path}: broken gzip data ({e}); the file may be truncated, "
+                        "download it again") from None
+
+
+def read_idx(path: str | os.PathLike, magic: int) -> np.ndarray:
+    """Read an IDX file of unsigned bytes (raw or gzipped) and return it as a uint8 array.
+
+    `magic` is the expected magic number: 2051 for images (n, rows, columns), 2049 for labels (n,).
+    """
+    path = Path(path)
+    blob = _read_bytes(path)
+    kind = {IMAGES_MAGIC: "images", LABELS_MAGIC: "labels"}.get(magic, "IDX data")
+    ndim = magic & 0xFF
+    if len(blob) < 4:
+        raise DataError(f"{path}: only {len(blob)} bytes; expected an IDX {kind} file starting "
+                        f"with the magic number {magic}")
+    found = int.from_bytes(blob[:4], "big")
+    if found != magic:
+        hint = {IMAGES_MAGIC: " (an images file)", LABELS_MAGIC: " (a labels file)"}.get(found, "")
+        raise DataError(f"{path}: magic number {found}{hint}, expected {magic} for {kind}; "
+                        "is this the right file?")
+    header = 4 + 4 * ndim
+    if len(blob) < header:
+        raise DataError(f"{path}: truncated header: expected {ndim} dimension sizes "
+                        f"({header} bytes), found {len(blob)} bytes")
+    shape = tuple(int.from_bytes(blob[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(shape, dtype=np.int64))
+    if len(blob) != expected:
+        problem = "truncated" if len(blob) < expected else "longer than its header says"
+        raise DataError(f"{path}: {problem}: the header gives shape {shape}, so {expected} bytes "
+                        f"are expected, found {len(blob)}")
+    return np.frombuffer(blob, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _find(directory: Path, stem: str) -> Path:
+    """`stem.gz` or `stem` in directory (the gzipped name first, as distributed)."""
+    for name in (stem + ".gz", stem):
+        if (directory / name).is_file():
+            return directory / name
+    raise DataNotFoundError(f"{directory}: neither {stem}.gz nor {stem} is there "
+                            f"(the four files needed: {', '.join(MNIST_FILES.values())}, "
+                            "each optionally .gz)")
+
+
+def _load_idx_folder(directory: Path, num_classes: int = 10) -> Split:
+    parts = {}
+    for key, stem in MNIST_FILES.items():
+        path = _find(directory, stem)
+        parts[key] = (path, read_idx(path, IMAGES_MAGIC if key.endswith("images") else LABELS_MAGIC))
+    for part in ("train", "test"):
+        (image_path, images), (label_path, labels) = parts[part + "_images"], parts[part + "_labels"]
+        if len(images) != len(labels):
+            raise DataError(f"{image_path} holds {len(images)} images but {label_path} holds "
+                            f"{len(labels)} labels; they must match (files from different sets?)")
+        if labels.size and labels.max() >= num_classes:
+            raise DataError(f"{label_path}: label {labels.max()} found, expected 0..{num_classes - 1}")
+    train_shape, test_shape = parts["train_images"][1].shape[1:], parts["test_images"][1].shape[1:]
+    if train_shape != test_shape:
+        raise DataError(f"{parts['test_images'][0]}: images are {test_shape[0]}×{test_shape[1]} "
+                        f"but the training images are {train_shape[0]}×{train_shape[1]}")
+
+    def pixels(images: np.ndarray) -> np.ndarray:
+        flat = images.reshape(len(images), -1).astype(np.float32)
+        flat /= 255.0
+        return flat
+
+    return Split(pixels(parts["train_images"][1]), parts["train_labels"][1].astype(np.int64),
+                 pixels(parts["test_images"][1]), parts["test_labels"][1].astype(np.int64))
+
+
+def fashion_mnist_search_path() -> list[Path]:
+    """Where `load_fashion_mnist()` looks when given no folder, in order."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return [Path("/usr/share/datasets/fashion-mnist"), cache / "tinygrad_sm" / "fashion-mnist"]
+
+
+FASHION_MNIST_HOWTO = (
+    "On Debian or Ubuntu: `sudo apt-get install dataset-fashion-mnist` (installs them under "
+    "/usr/share/datasets/fashion-mnist/). Elsewhere, put the four files from Zalando Research's "
+    "fashion-mnist repository (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) into ~/.cache/tinygrad_sm/fashion-mnist/ "
+    "or pass their folder.")
+
+
+def load_fashion_mnist(directory: str | os.PathLike | None = None) -> Split:
+    """Fashion-MNIST (60 000 train, 10 000 test 28×28 images of clothes, 10 classes), pixels / 255.
+
+    Without a folder, looks in `fashion_mnist_search_path()`: /usr/share/datasets/fashion-mnist
+    (Debian's package dataset-fashion-mnist), then $XDG_CACHE_HOME (default ~/.cache)
+    /tinygrad_sm/fashion-mnist. Data: © Zalando SE, MIT licence.
+    """
+    if directory is None:
+        candidates = fashion_mnist_search_path()
+        for folder in candidates:
+            if any((folder / (MNIST_FILES["train_images"] + ext)).is_file() for ext in (".gz", "")):
+                return _load_idx_folder(folder)
+        raise DataNotFoundError("Fashion-MNIST not found; looked in "
+                                + " and ".join(str(c) for c in candidates) + ". " + FASHION_MNIST_HOWTO)
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise DataNotFoundError(f"{folder}: no such folder for Fashion-MNIST. {FASHION_MNIST_HOWTO}")
+    return _load_idx_folder(folder)
+
+
+def load_mnist(directory: str | os.PathLike) -> Split:
+    """MNIST handwritten digits (60 000 train, 10 000 test, 28×28) from the four IDX files in
+    `directory` (raw or .gz), pixels / 255."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise DataNotFoundError(
+            f"{folder}: no such folder for MNIST. Download the four IDX files of Yann LeCun, "
+            "Corinna Cortes and Christopher Burges's MNIST database ("
+            + ", ".join(s + ".gz" for s in MNIST_FILES.values()) + ") into one folder and pass it.")
+    return _load_idx_folder(folder)
+
+
+# ---- minibatches ----
+
+def minibatches(X: np.ndarray, y: np.ndarray, batch_size: int,
+                rng: np.random.Generator | int | None = None,
+                shuffle: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (X_batch, y_batch) covering every example once; the last batch may be smaller.
+
+    The order is a fresh permutation drawn from `rng` (a Generator, or a seed) on each call,
+    so consecutive epochs that share one Generator see different orders, reproducibly.
+    """
+    if len(X) != len(y):
+        raise ValueError(f"minibatches: X has {len(X)} rows but y has {len(y)}")
+    if batch_size < 1:
+        raise ValueError(f"minibatches: batch_size must be at least 1, got {batch_size}")
+    n = len(X)
+    if shuffle:
+        order = np.random.default_rng(rng).permutation(n)
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            yield X[idx], y[idx]
+    else:
+        for start in range(0, n, batch_size):
+            yield X[start:start + batch_size], y[start:start + batch_size]
