@@ -185,10 +185,10 @@ class MatMul(Op):
         # treat 1-D operands as a row (left) or a column (right), as numpy does
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
+        if b.ndim == 1:  # first: for 1-D · 1-D, g is a scalar and becomes (1,) then (1, 1)
+            g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = np.expand_dims(g, -1)
         ga = gb = None
         if needs[0]:
             ga = g @ np.swapaxes(b2, -1, -2)
