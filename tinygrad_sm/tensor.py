@@ -52,7 +52,8 @@ class Tensor:
     @staticmethod
     def _apply(op: ops.Op, *inputs: Tensor) -> Tensor:
         try:
-            data = op.forward(*(x.data for x in inputs))
+            # asarray: numpy returns scalars (np.float64), not 0-d arrays, for full reductions
+            data = np.asarray(op.forward(*(x.data for x in inputs)))
         except ValueError as e:
             shapes = " and ".join(str(x.shape) for x in inputs)
             raise ShapeError(f"{op.name}: cannot apply to shape{'s' if len(inputs) > 1 else ''} "
