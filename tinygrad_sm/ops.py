@@ -244,7 +244,8 @@ class Mean(Op):
         self.shape = a.shape
         out = np.mean(a, axis=self.axis, keepdims=self.keepdims)
         self.n = a.size // max(np.size(out), 1) if a.size else 1
-        return np.asarray(out, dtype=a.dtype)
+        # float inputs keep their dtype; the mean of integers stays a float (as in numpy)
+        return np.asarray(out, dtype=a.dtype if a.dtype.kind == "f" else None)
 
     def backward(self, g, needs):
         return (_expand(g / self.n, self.shape, self.axis, self.keepdims),)
