@@ -1,0 +1,145 @@
+"""Softmax vs hardmax: the same winner, but only softmax has a gradient to learn from.
+
+    python demos/softmax_vs_hardmax.py [--out DIR]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import _common as c
+from tinygrad_sm import Tensor
+
+NAME = "softmax_vs_hardmax"
+TITLE = "Softmax vs hardmax"
+NOTE_INPUTS = ([0.0, 1.0, 2.0], [0.0, 1.0, 3.0])
+
+
+def softmax(logits) -> np.ndarray:
+    """Softmax computed by the engine (float64)."""
+    return Tensor(np.asarray(logits, dtype=np.float64)).softmax().data
+
+
+def hardmax(logits) -> np.ndarray:
+    """One-hot of the argmax: the decision softmax smooths. Not an op: it has no useful gradient."""
+    logits = np.asarray(logits, dtype=np.float64)
+    return np.eye(logits.shape[-1])[np.argmax(logits, axis=-1)]
+
+
+def engine_jacobian(logits) -> np.ndarray:
+    """J[i, j] = ∂ŷᵢ/∂oⱼ, one backward per output i."""
+    rows = []
+    for i in range(len(logits)):
+        o = Tensor(np.asarray(logits, dtype=np.float64), requires_grad=True, name="o")
+        o.softmax().backward(np.eye(len(logits))[i])
+        rows.append(o.grad)
+    return np.array(rows)
+
+
+def formula_jacobian(logits) -> np.ndarray:
+    """ŷᵢ(δᵢⱼ − ŷⱼ)."""
+    y = softmax(logits)
+    return np.diag(y) - np.outer(y, y)
+
+
+def finite_difference_jacobian(fn, logits, eps: float = 1e-4) -> np.ndarray:
+    logits = np.asarray(logits, dtype=np.float64)
+    columns = []
+    for j in range(len(logits)):
+        step = np.eye(len(logits))[j] * eps
+        columns.append((fn(logits + step) - fn(logits - step)) / (2 * eps))
+    return np.stack(columns, axis=1)
+
+
+def run(out_dir: Path, quick: bool = False) -> dict:
+    out_dir = Path(out_dir)
+    results: dict = {"files": []}
+    for logits in NOTE_INPUTS:
+        key = "".join(str(int(v)) for v in logits)
+        results[f"softmax_{key}"] = softmax(logits)
+        results[f"hardmax_{key}"] = hardmax(logits)
+
+    # Gradients at random logits: hardmax's finite differences vanish unless a tie is within eps.
+    rng = np.random.default_rng(0)
+    points = rng.normal(0.0, 2.0, size=(50 if quick else 500, 3))
+    hard = np.array([finite_difference_jacobian(hardmax, p) for p in points])
+    soft_engine = np.array([engine_jacobian(p) for p in points])
+    soft_formula = np.array([formula_jacobian(p) for p in points])
+    soft_fd = np.array([finite_difference_jacobian(softmax, p) for p in points])
+    results["num_points"] = len(points)
+    results["hardmax_zero_fraction"] = float(np.mean(np.all(hard == 0, axis=(1, 2))))
+    results["softmax_zero_fraction"] = float(np.mean(np.all(soft_engine == 0, axis=(1, 2))))
+    results["softmax_min_abs_entry"] = float(np.abs(soft_engine).min())
+    results["engine_vs_formula"] = float(np.abs(soft_engine - soft_formula).max())
+    results["engine_vs_finite_diff"] = float(np.abs(soft_engine - soft_fd).max())
+    results["jacobian_012"] = engine_jacobian(NOTE_INPUTS[0])
+
+    # Rich get richer: sweep the last logit of [0, 1, t].
+    t = np.linspace(-3.0, 6.0, 181 if quick else 451)
+    sweep = np.array([[0.0, 1.0, v] for v in t])
+    soft = Tensor(sweep).softmax().data
+    hard_sweep = hardmax(sweep)
+    d_soft = soft[:, 2] * (1 - soft[:, 2])  # ∂ŷ₃/∂o₃ = ŷ₃(1 − ŷ₃)
+    d_hard = np.array([finite_difference_jacobian(hardmax, s)[2, 2] for s in sweep])
+    results["sweep_t"], results["sweep_softmax"] = t, soft
+    results["files"].append(_plot(out_dir / "softmax_vs_hardmax.png", t, soft, hard_sweep,
+                                  d_soft, d_hard))
+    return results
+
+
+def _plot(path: Path, t, soft, hard, d_soft, d_hard) -> Path:
+    plt = c.plt
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    colors = ["tab:blue", "tab:orange", "tab:green"]
+    for k, name in enumerate(["ŷ₁ (o₁ = 0)", "ŷ₂ (o₂ = 1)", "ŷ₃ (o₃ = t)"]):
+        left.plot(t, soft[:, k], color=colors[k], lw=2, label=f"softmax {name}")
+        left.plot(t, hard[:, k], color=colors[k], lw=1, ls="--", alpha=0.8)
+    for v in (2.0, 3.0):
+        left.axvline(v, color="grey", lw=0.6, ls=":")
+        left.plot([v], [soft[np.argmin(abs(t - v)), 2]], "o", color="tab:green")
+        left.annotate(f"t = {v:g}: ŷ₃ = {soft[np.argmin(abs(t - v)), 2]:.4f}",
+                      (v, soft[np.argmin(abs(t - v)), 2]), xytext=(6, -14),
+                      textcoords="offset points", fontsize=8)
+    left.set(title="Rich get richer: softmax of [0, 1, t]  (dashed: hardmax)",
+             xlabel="t (the last logit)", ylabel="probability")
+    left.legend(fontsize=8, loc="center left")
+    right.plot(t, d_soft, color="tab:green", lw=2, label="softmax: ∂ŷ₃/∂o₃ = ŷ₃(1 − ŷ₃)")
+    right.plot(t, d_hard, color="black", lw=1, ls="--",
+               label="hardmax: central difference (0, except a spike at the tie t = 1)")
+    right.set(title="What gradient descent sees", xlabel="t (the last logit)",
+              ylabel="∂ŷ₃/∂o₃", ylim=(-0.05, 0.5))
+    right.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return c.save_figure(fig, path)
+
+
+def report(r: dict) -> None:
+    c.say("softmax turns logits into probabilities (all in [0, 1], summing to 1); "
+          "hardmax puts everything on the largest:")
+    rows = []
+    for logits in NOTE_INPUTS:
+        key = "".join(str(int(v)) for v in logits)
+        rows.append([c.fmt(logits, 1), c.fmt(r[f"softmax_{key}"]), str(r[f"hardmax_{key}"].astype(int).tolist())])
+    c.table("The note's numbers", ["logits o", "softmax(o)", "hardmax(o)"], rows)
+    a, b = r["softmax_012"], r["softmax_013"]
+    c.say(f"Raising the top logit by 1 moves its probability from {a[2]:.4f} to {b[2]:.4f}, and "
+          f"the others shrink ({a[0]:.4f} → {b[0]:.4f}): the strong get stronger. Hardmax says "
+          "[0, 0, 1] for both: it cannot tell a close call from a sure one.\n")
+    c.say(f"Why hardmax cannot be trained: at {r['num_points']} random logit vectors, "
+          f"the central-difference Jacobian of hardmax is exactly zero at "
+          f"{r['hardmax_zero_fraction']:.0%} of them (it only changes at a tie). "
+          f"Softmax's Jacobian ŷᵢ(δᵢⱼ − ŷⱼ) is zero at {r['softmax_zero_fraction']:.0%}; "
+          f"its smallest entry in absolute value is {r['softmax_min_abs_entry']:.2e}.")
+    c.say(f"Engine Jacobian (one backward per output) vs the formula: max difference "
+          f"{r['engine_vs_formula']:.1e}; vs central differences: {r['engine_vs_finite_diff']:.1e}.")
+    c.say("Softmax Jacobian at o = [0, 1, 2]:\n" + c.fmt(r["jacobian_012"]))
+
+
+def main(argv=None) -> int:
+    return c.main(NAME, TITLE, run, report, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
