@@ -1,0 +1,226 @@
+"""Softmax, log-softmax and the losses: the seed's numbers, stability, and closed-form gradients."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_sm.nn as nn
+from tinygrad_sm import Tensor, gradcheck
+
+# ---- the seed's numbers ----
+
+@pytest.mark.parametrize("logits,expected", [
+    ([0.0, 1.0, 2.0], [0.0900, 0.2447, 0.6652]),
+    ([0.0, 1.0, 3.0], [0.0420, 0.1142, 0.8438]),
+])
+def test_softmax_matches_the_seed_to_four_decimals(logits, expected):
+    probs = Tensor(logits).softmax().numpy()
+    # rounded to 4 decimals they are the seed's numbers (atol only absorbs float32 storage)
+    np.testing.assert_allclose(np.round(probs.astype(np.float64), 4), expected, rtol=0, atol=1e-7)
+    assert abs(probs.sum() - 1.0) < 1e-6
+
+
+# ---- stability at huge logits ----
+
+HUGE = [np.array([[1000.0, 1001.0, 1002.0]]), np.array([[-1000.0, -1001.0, -1002.0]]),
+        np.array([[1000.0, -1000.0, 0.0], [-1002.0, -1001.0, -1000.0]])]
+
+
+@pytest.mark.parametrize("logits", HUGE, ids=["plus1000", "minus1000", "mixed"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_family_and_cross_entropy_are_finite_at_huge_logits(logits, dtype):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    expected = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    o = Tensor(logits.astype(dtype), requires_grad=True)
+    for out in (o.softmax(), o.log_softmax()):
+        assert np.all(np.isfinite(out.data))
+        (out * np.arange(1.0, 4.0)).sum().backward()
+        assert np.all(np.isfinite(o.grad))
+        o.grad = None
+    np.testing.assert_allclose(o.softmax().data, expected, rtol=1e-5)
+    labels = np.zeros(len(logits), dtype=np.int64)
+    loss = nn.cross_entropy(o, labels)
+    assert np.isfinite(loss.item())
+    loss.backward()
+    assert np.all(np.isfinite(o.grad))
+    np.testing.assert_allclose(o.grad, (expected - np.eye(3)[labels]) / len(logits), atol=1e-6)
+
+
+def test_cross_entropy_at_huge_logits_has_the_right_value():
+    # a wrong class 1000 below the right one costs exactly 1000 (+ log(1 + e^-2000) ≈ 0)
+    o = Tensor(np.array([[0.0, 1000.0]]), requires_grad=True)
+    assert nn.cross_entropy(o, np.array([0])).item() == pytest.approx(1000.0, rel=1e-12)
+    assert o.log_softmax().data[0, 0] == pytest.approx(-1000.0, rel=1e-12)
+
+
+# ---- composed and fused agree ----
+
+def composed_softmax(o: Tensor) -> Tensor:
+    return o.exp() / o.exp().sum(axis=-1, keepdims=True)
+
+
+def stable_composed_softmax(o: Tensor) -> Tensor:
+    # the max is a constant for the gradient: subtract it as data, outside the graph
+    shifted = o - o.max(axis=-1, keepdims=True).detach()
+    return shifted.exp() / shifted.exp().sum(axis=-1, keepdims=True)
+
+
+def stable_composed_softmax_through_max(o: Tensor) -> Tensor:
+    # ... and even when the max stays in the graph, its gradient cancels out
+    shifted = o - o.max(axis=-1, keepdims=True)
+    return shifted.exp() / shifted.exp().sum(axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("composed", [composed_softmax, stable_composed_softmax,
+                                      stable_composed_softmax_through_max])
+def test_composed_softmax_gives_the_fused_gradient(composed, rng):
+    logits = rng.normal(size=(4, 5))
+    upstream = rng.normal(size=(4, 5))
+    fused, built = Tensor(logits, requires_grad=True), Tensor(logits, requires_grad=True)
+    fused.softmax().backward(upstream)
+    out = composed(built)
+    out.backward(upstream)
+    np.testing.assert_allclose(out.data, fused.softmax().data, rtol=1e-12)
+    np.testing.assert_allclose(built.grad, fused.grad, rtol=1e-10, atol=1e-14)
+    assert {t.op.name for t in walk(out)} >= {"exp", "sum", "div"}  # really composed
+    assert "softmax" not in {t.op.name for t in walk(out)}
+
+
+def walk(root: Tensor) -> list[Tensor]:
+    """Every op node under root (to show a composed graph really is made of several ops)."""
+    seen, stack, out = set(), [root], []
+    while stack:
+        t = stack.pop()
+        if id(t) in seen or t.op is None:
+            continue
+        seen.add(id(t))
+        out.append(t)
+        stack.extend(t.inputs)
+    return out
+
+
+def composed_cross_entropy(o: Tensor, y: np.ndarray) -> Tensor:
+    """−mean Σ y log softmax(o), built from exp, sum, log, mul and mean."""
+    log_probs = o - o.exp().sum(axis=1, keepdims=True).log()
+    return -(log_probs * y).sum(axis=1).mean()
+
+
+@pytest.mark.parametrize("n,k", [(1, 3), (4, 3), (8, 10)])
+def test_composed_cross_entropy_agrees_with_the_fused_one(n, k, rng):
+    logits = rng.normal(size=(n, k))
+    labels = rng.integers(0, k, size=n)
+    y = np.eye(k)[labels]
+    fused, built = Tensor(logits, requires_grad=True), Tensor(logits, requires_grad=True)
+    L_fused = nn.cross_entropy(fused, labels)
+    L_built = composed_cross_entropy(built, y)
+    assert L_fused.item() == pytest.approx(L_built.item(), rel=1e-12)
+    L_fused.backward()
+    L_built.backward()
+    np.testing.assert_allclose(fused.grad, built.grad, rtol=1e-10, atol=1e-15)
+    # and with log_softmax as the building block
+    via_log_softmax = -(Tensor(logits).log_softmax() * y).sum(axis=1).mean()
+    assert via_log_softmax.item() == pytest.approx(L_fused.item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("target_kind", ["indices", "int_tensor", "one_hot", "soft"])
+def test_cross_entropy_gradient_is_softmax_minus_target_over_n(target_kind, rng):
+    n, k = 6, 4
+    logits = rng.normal(size=(n, k))
+    labels = rng.integers(0, k, size=n)
+    if target_kind == "soft":
+        y = rng.uniform(0.1, 1.0, size=(n, k))
+        y /= y.sum(axis=1, keepdims=True)
+    else:
+        y = np.eye(k)[labels]
+    target = {"indices": labels, "int_tensor": Tensor(labels), "one_hot": y, "soft": y}[target_kind]
+    o = Tensor(logits, requires_grad=True)
+    L = nn.cross_entropy(o, target)
+    L.backward()
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    y_hat = e / e.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(o.grad, (y_hat - y) / n, rtol=0, atol=1e-12)
+    expected_loss = -np.mean(np.sum(y * np.log(y_hat), axis=1))
+    assert L.item() == pytest.approx(expected_loss, rel=1e-12)
+    assert L.shape == () and L.dtype == np.float64
+
+
+def test_cross_entropy_keeps_float32():
+    o = Tensor(np.zeros((2, 3), dtype=np.float32), requires_grad=True)
+    L = nn.cross_entropy(o, np.array([0, 2]))
+    assert L.dtype == np.float32
+    assert L.item() == pytest.approx(np.log(3.0), rel=1e-6)
+    L.backward()
+    assert o.grad.dtype == np.float32
+
+
+# ---- the softmax Jacobian, one backward per output ----
+
+def test_softmax_jacobian_rows_are_yhat_i_times_delta_minus_yhat_j(rng):
+    logits = rng.normal(size=5)
+    o = Tensor(logits, requires_grad=True)
+    y_hat = o.softmax()
+    p = y_hat.data
+    expected = np.diag(p) - np.outer(p, p)  # J[i, j] = ŷᵢ (δᵢⱼ − ŷⱼ)
+    for i in range(5):
+        o.grad = None
+        y_hat.backward(np.eye(5)[i])       # the graph stays, so one backward per output works
+        np.testing.assert_allclose(o.grad, expected[i], rtol=0, atol=1e-15)
+
+
+def test_log_softmax_jacobian_is_delta_minus_yhat(rng):
+    logits = rng.normal(size=4)
+    o = Tensor(logits, requires_grad=True)
+    log_y = o.log_softmax()
+    p = np.exp(log_y.data)
+    for i in range(4):
+        o.grad = None
+        log_y.backward(np.eye(4)[i])
+        np.testing.assert_allclose(o.grad, np.eye(4)[i] - p, rtol=0, atol=1e-15)
+
+
+# ---- gradcheck of the losses ----
+
+@pytest.mark.parametrize("n,k", [(1, 2), (3, 4), (5, 3)])
+def test_gradcheck_cross_entropy_with_class_indices(n, k, rng):
+    o = Tensor(rng.normal(size=(n, k)), requires_grad=True)
+    labels = rng.integers(0, k, size=n)
+    assert gradcheck(lambda x: nn.cross_entropy(x, labels), o)
+    assert gradcheck(lambda x: nn.cross_entropy(x, Tensor(labels)), o)  # integer Tensor target
+
+
+@pytest.mark.parametrize("n,k", [(1, 2), (3, 4)])
+def test_gradcheck_cross_entropy_with_a_probability_matrix(n, k, rng):
+    o = Tensor(rng.normal(size=(n, k)), requires_grad=True)
+    y = rng.uniform(0.1, 1.0, size=(n, k))
+    y /= y.sum(axis=1, keepdims=True)
+    assert gradcheck(lambda x: nn.cross_entropy(x, y), o)
+    # a target that requires grad (e.g. soft labels from another model) gets −log ŷ / n
+    target = Tensor(y, requires_grad=True)
+    assert gradcheck(lambda x, t: nn.cross_entropy(x, t), o, target)
+
+
+def test_gradcheck_cross_entropy_upstream_of_a_model(rng):
+    X = Tensor(rng.normal(size=(5, 3)))
+    W, b = (Tensor(rng.normal(size=s), requires_grad=True) for s in [(3, 4), (4,)])
+    labels = rng.integers(0, 4, size=5)
+    assert gradcheck(lambda W, b: nn.cross_entropy(X @ W + b, labels), W, b)
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (3, 2)])
+def test_mse_loss_value_and_gradcheck(shape, rng):
+    pred = Tensor(rng.normal(size=shape), requires_grad=True)
+    target = rng.normal(size=shape)
+    L = nn.mse_loss(pred, target)
+    assert L.item() == pytest.approx(np.mean((pred.data - target) ** 2), rel=1e-12)
+    L.backward()
+    np.testing.assert_allclose(pred.grad, 2 * (pred.data - target) / max(pred.data.size, 1),
+                               rtol=1e-12)
+    assert gradcheck(lambda p: nn.mse_loss(p, target), pred)
+    target_t = Tensor(target, requires_grad=True)
+    assert gradcheck(lambda p, t: nn.mse_loss(p, t), pred, target_t)
+
+
+def test_one_hot():
+    np.testing.assert_array_equal(nn.one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
+    with pytest.raises(ValueError, match=r"one_hot: labels must lie in \[0, 3\)"):
+        nn.one_hot(np.array([3]), 3)
