@@ -1,0 +1,73 @@
+"""Figures of a training run: learning curves, the learned weights, the confusion matrix.
+
+Uses matplotlib's object API with the Agg canvas (no pyplot, no display, no global state).
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+
+def _save(fig: Figure, path: str | os.PathLike) -> str:
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=100)
+    return str(path)
+
+
+def plot_curves(train_loss: Sequence[float], train_accuracy: Sequence[float],
+                test_accuracy: Sequence[float], path: str | os.PathLike) -> str:
+    """Loss (left) and train/test accuracy (right) by epoch."""
+    epochs = np.arange(1, len(train_loss) + 1)
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    loss_ax.plot(epochs, train_loss, marker=".", color="tab:red")
+    loss_ax.set(title="training loss (cross-entropy)", xlabel="epoch", ylabel="loss")
+    acc_ax.plot(epochs, train_accuracy, marker=".", label="train (during the epoch)")
+    acc_ax.plot(epochs, test_accuracy, marker=".", label="test")
+    acc_ax.set(title="accuracy", xlabel="epoch", ylabel="accuracy")
+    acc_ax.legend()
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_weights(W: np.ndarray, image_shape: tuple[int, int], class_names: Sequence[str],
+                 path: str | os.PathLike) -> str:
+    """Each class's column of W as an image: red pixels push towards the class, blue away."""
+    num_classes = W.shape[1]
+    cols = min(num_classes, 5)
+    rows = math.ceil(num_classes / cols)
+    fig = Figure(figsize=(2 * cols, 2.2 * rows + 0.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    limit = float(np.abs(W).max()) or 1.0  # one symmetric scale for all classes
+    image = None
+    for k, ax in enumerate(axes):
+        ax.set_axis_off()
+        if k < num_classes:
+            image = ax.imshow(W[:, k].reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set_title(class_names[k], fontsize=10)
+    fig.suptitle("weights W[:, k] of each class, as images")
+    fig.colorbar(image, ax=axes.tolist(), shrink=0.8)
+    return _save(fig, path)
+
+
+def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: str | os.PathLike) -> str:
+    """Counts of (true class, predicted class) on the test set."""
+    n = len(class_names)
+    fig = Figure(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(n), class_names)
+    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix (test set)")
+    threshold = matrix.max() / 2
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8,
+                    color="white" if matrix[i, j] > threshold else "black")
+    return _save(fig, path)
