@@ -1,0 +1,118 @@
+"""Each demo runs with quick settings into a temporary folder; its claim is checked numerically
+and its pictures are checked to be real images."""
+from __future__ import annotations
+
+import importlib
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DEMOS = Path(__file__).resolve().parent.parent / "demos"
+sys.path.insert(0, str(DEMOS))
+
+
+def demo(name: str):
+    return importlib.import_module(name)
+
+
+def assert_png(path: Path) -> None:
+    """A PNG that decodes and is not a single flat colour."""
+    import matplotlib.image
+
+    assert path.exists(), path
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    pixels = matplotlib.image.imread(path)
+    assert pixels.ndim == 3 and pixels.shape[0] > 100 and pixels.shape[1] > 100
+    assert pixels[..., :3].std() > 0.02, f"{path} looks blank"
+
+
+def assert_svg(path: Path, *texts: str) -> str:
+    """An SVG that parses as XML and contains the given texts; returns its source."""
+    assert path.exists(), path
+    source = path.read_text(encoding="utf-8")
+    root = ET.fromstring(source)
+    assert root.tag.endswith("svg")
+    rendered = " ".join(root.itertext())
+    for text in texts:
+        assert text in rendered, f"{text!r} not in {path}"
+    return source
+
+
+def test_softmax_vs_hardmax(tmp_path):
+    r = demo("softmax_vs_hardmax").run(tmp_path, quick=True)
+    np.testing.assert_allclose(r["softmax_012"], [0.0900, 0.2447, 0.6652], atol=5e-5)
+    np.testing.assert_allclose(r["softmax_013"], [0.0420, 0.1142, 0.8438], atol=5e-5)
+    assert r["hardmax_012"].tolist() == r["hardmax_013"].tolist() == [0, 0, 1]
+    # rich get richer: raising the top logit grows its share and shrinks every other one
+    assert r["softmax_013"][2] > r["softmax_012"][2]
+    assert np.all(r["softmax_013"][:2] < r["softmax_012"][:2])
+    assert np.all(np.diff(r["sweep_softmax"][:, 2]) > 0)
+    # hardmax: zero gradient at every random point; softmax: never zero, and the formula holds
+    assert r["hardmax_zero_fraction"] == 1.0
+    assert r["softmax_zero_fraction"] == 0.0 and r["softmax_min_abs_entry"] > 0
+    assert r["engine_vs_formula"] < 1e-12
+    assert r["engine_vs_finite_diff"] < 1e-8
+    assert_png(tmp_path / "softmax_vs_hardmax.png")
+
+
+def test_softmax_jacobian(tmp_path):
+    r = demo("softmax_jacobian").run(tmp_path, quick=True)
+    y = r["softmax"]
+    assert r["engine"].shape == (len(y), len(y))
+    assert r["max_difference"] < 1e-12
+    # spot-check entries against ŷᵢ(δᵢⱼ − ŷⱼ) written out by hand
+    assert r["engine"][0, 0] == pytest.approx(y[0] * (1 - y[0]), abs=1e-12)
+    assert r["engine"][1, 2] == pytest.approx(-y[1] * y[2], abs=1e-12)
+    assert r["max_column_sum"] < 1e-12 and r["max_asymmetry"] < 1e-12
+    assert r["diagonal_positive"] and r["off_diagonal_negative"]
+    assert "ŷ ⊙" in r["rule"]  # the rule came from the softmax op's backward step
+    assert_png(tmp_path / "softmax_jacobian.png")
+
+
+def test_cross_entropy_vs_squared_error(tmp_path):
+    r = demo("cross_entropy_vs_squared_error").run(tmp_path, quick=True)
+    assert r["se_engine_vs_formula"] < 1e-12 and r["ce_engine_vs_formula"] < 1e-12
+    wrong, right = r["at_0.01"], r["at_0.9"]
+    # confidently wrong: cross-entropy pushes hard (|ŷ − y| ≈ 1), squared error hardly at all
+    assert wrong["ce_true"] == pytest.approx(0.01 - 1, abs=1e-9)
+    assert wrong["se_norm"] < 0.02 < 0.9 < wrong["ce_norm"]
+    assert right["ce_true"] == pytest.approx(0.9 - 1, abs=1e-9)
+    # the squared-error gradient rises, then vanishes again as p → 0
+    norms = np.linalg.norm(r["se_grad"], axis=1)
+    assert norms.max() > 5 * norms[-1]
+    # same start, same data, same lr and epochs: cross-entropy is ahead on every epoch
+    ce, se = r["cross_entropy"], r["squared_error"]
+    assert len(ce["test_accuracy"]) == len(se["test_accuracy"]) == r["epochs"]
+    assert all(a > b for a, b in zip(ce["test_accuracy"], se["test_accuracy"]))
+    assert ce["test_accuracy"][-1] > se["test_accuracy"][-1] + 0.05
+    assert ce["loss"][-1] / ce["initial_loss"] < se["loss"][-1] / se["initial_loss"]
+    assert_png(tmp_path / "ce_vs_se.png")
+
+
+def test_linear_decision_boundary(tmp_path):
+    r = demo("linear_decision_boundary").run(tmp_path, quick=True)
+    assert r["train_accuracy"] > 0.9
+    assert r["agreement"] == 1.0 and r["ties"] == 0
+    assert r["boundary_pixels"] > 100
+    assert r["straddle_fraction"] == 1.0
+    assert r["max_boundary_distance_in_cells"] <= 1.0
+    assert r["meeting_point_residual"] < 1e-9
+    assert_png(tmp_path / "decision_regions.png")
+
+
+@pytest.mark.parametrize("name, snippet", [
+    ("softmax_vs_hardmax", "[0.0420, 0.1142, 0.8438]"),
+    ("softmax_jacobian", "+0.2460"),
+    ("cross_entropy_vs_squared_error", "Final test accuracy: cross-entropy 0.877"),
+    ("linear_decision_boundary", "at 100.0% of them"),
+])
+def test_main_prints_and_writes(name, snippet, tmp_path, capsys):
+    module = demo(name)
+    assert module.main(["--out", str(tmp_path), "--quick"]) == 0
+    printed = capsys.readouterr().out
+    assert module.TITLE in printed and "Wrote:" in printed
+    assert snippet in " ".join(printed.split())  # rich wraps lines; compare words
+    assert any(tmp_path.iterdir())
