@@ -380,7 +380,11 @@ class CrossEntropy(Op):
             picked = logy[np.arange(n), y]
         else:
             if y.shape != o.shape:
-                raise ValueError(f"probability target must have the logits' shape {o.shape}, got {y.shape}")
+                # a float (n,) target is most likely class indices made with Tensor(list): say so
+                hint = (f"; class indices need an integer dtype, got {y.dtype}"
+                        if y.shape == (n,) else "")
+                raise ValueError(f"probability target must have the logits' shape {o.shape}, "
+                                 f"got {y.shape}{hint}")
             self.indices, self.target, self.logy = None, y, logy
             picked = np.sum(y * logy, axis=1)
         return np.asarray(-np.mean(picked), dtype=o.dtype)
