@@ -149,6 +149,15 @@ def test_cross_entropy_with_a_wrong_target_shape():
         nn.cross_entropy(Tensor(np.zeros(3)), np.array([0]))
 
 
+def test_cross_entropy_with_float_class_indices_says_they_need_an_integer_dtype():
+    o = Tensor(np.zeros((2, 3)), requires_grad=True)
+    with pytest.raises(ShapeError, match=r"^cross_entropy: .*probability target must have the "
+                                         r"logits' shape \(2, 3\), got \(2,\); class indices need "
+                                         r"an integer dtype, got float32$"):
+        nn.cross_entropy(o, Tensor([0, 1]))  # Python lists become float32
+    assert nn.cross_entropy(o, Tensor([0, 1], dtype=np.int64)).item() == pytest.approx(np.log(3))
+
+
 def test_mse_loss_with_mismatched_shapes():
     with pytest.raises(ShapeError, match=r"^sub: cannot apply to shapes \(2, 3\) and \(4,\)"):
         nn.mse_loss(Tensor(np.ones((2, 3))), np.ones(4))
