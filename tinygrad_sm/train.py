@@ -297,8 +297,6 @@ def run(args: argparse.Namespace) -> int:
             written["graph.svg"] = "graph of one training step (4 examples), path to ∂L/∂W in red"
             written["graph.gv"] = "its DOT source"
             written["backprop.html"] = "that backward pass, step by step, in a browser"
-        except ImportError as e:  # TEMPORARY until tinygrad_sm.html lands
-            console.print(f"[yellow]graph.svg and backprop.html skipped: {e}[/]")
         except RuntimeError as e:  # no Graphviz renderer: everything else is still useful
             diagram_error = str(e)
     except OSError as e:
