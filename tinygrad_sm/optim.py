@@ -1,6 +1,7 @@
 """Optimizers update parameters in place, outside the graph."""
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 from .tensor import Tensor
@@ -11,8 +12,8 @@ class SGD:
 
     def __init__(self, params: Iterable[Tensor], lr: float):
         self.params = list(params)
-        if lr <= 0:
-            raise ValueError(f"SGD: the learning rate must be positive, got {lr}")
+        if not (math.isfinite(lr) and lr > 0):  # written so that NaN is refused too
+            raise ValueError(f"SGD: the learning rate must be positive and finite, got {lr}")
         self.lr = lr
 
     def step(self) -> None:

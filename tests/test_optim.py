@@ -1,0 +1,55 @@
+"""SGD: one step is p − lr·∂L/∂p, in place; zero_grad clears; bad learning rates are refused."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_sm.nn as nn
+from tinygrad_sm import Tensor
+from tinygrad_sm.optim import SGD
+
+
+def test_step_is_w_minus_lr_times_grad():
+    rng = np.random.default_rng(0)
+    W = Tensor(rng.normal(size=(3, 2)), requires_grad=True, name="W")
+    b = Tensor(rng.normal(size=2), requires_grad=True, name="b")
+    W.grad, b.grad = rng.normal(size=(3, 2)), rng.normal(size=2)
+    before_W, before_b, array = W.data.copy(), b.data.copy(), W.data
+    SGD([W, b], lr=0.3).step()
+    np.testing.assert_allclose(W.data, before_W - 0.3 * W.grad, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(b.data, before_b - 0.3 * b.grad, rtol=0, atol=1e-15)
+    assert W.data is array  # in place: graphs and optimizers keep referring to the same array
+
+
+def test_step_after_backward_matches_closed_form_gradient():
+    """Softmax regression: ∂L/∂W = Xᵀ(softmax(XW + b) − Y)/n, ∂L/∂b = column sums of the same."""
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(6, 4)), np.array([0, 2, 1, 2, 0, 1])
+    model = nn.SoftmaxRegression(4, 3, seed=2, dtype=np.float64)
+    W0, b0 = model.W.data.copy(), model.b.data.copy()
+    optimizer = SGD(model.parameters(), lr=0.5)
+    nn.cross_entropy(model(X), y).backward()
+    optimizer.step()
+    logits = X @ W0 + b0
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    delta = (probs - np.eye(3)[y]) / len(y)
+    np.testing.assert_allclose(model.W.data, W0 - 0.5 * X.T @ delta, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(model.b.data, b0 - 0.5 * delta.sum(axis=0), rtol=1e-12, atol=1e-14)
+
+
+def test_parameter_without_grad_is_left_alone_and_zero_grad_clears():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    c = Tensor([5.0], requires_grad=True)
+    a.grad = np.array([1.0, 1.0], dtype=np.float32)
+    optimizer = SGD([a, c], lr=1.0)
+    optimizer.step()
+    assert np.array_equal(a.data, [0.0, 1.0]) and np.array_equal(c.data, [5.0])
+    optimizer.zero_grad()
+    assert a.grad is None and c.grad is None
+
+
+@pytest.mark.parametrize("lr", [0, -1.0, float("nan"), float("inf")])
+def test_non_positive_learning_rate_is_refused(lr):
+    with pytest.raises(ValueError, match="learning rate must be positive and finite"):
+        SGD([Tensor([1.0], requires_grad=True)], lr=lr)
