@@ -17,8 +17,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+from rich.text import Text  # noqa: E402
 
 console = Console(highlight=False)
+if not console.is_terminal:
+    console.width = 110  # piped or captured: rich would assume 80 columns and wrap the tables
 
 
 def out_dir_for(name: str, given: str | Path | None) -> Path:
@@ -65,7 +68,7 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     for c in columns:
         t.add_column(c)
     for row in rows:
-        t.add_row(*(str(cell) for cell in row))
+        t.add_row(*(Text(str(cell)) for cell in row))  # plain text: "X[k,0]" is not markup
     console.print(t)
 
 
