@@ -146,7 +146,7 @@ def _kind(t: Tensor) -> tuple[str, tuple[str, str]]:
 
 
 def _shape(shape: tuple[int, ...]) -> str:
-    return "scalar" if shape == () else "×".join(map(str, shape))
+    return "scalar" if shape == () else str(shape)
 
 
 def _tensor_label(t: Tensor, name: str, grad_rows: str, on_path: bool) -> str:
