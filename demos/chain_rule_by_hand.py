@@ -99,7 +99,7 @@ def matmul(out_dir: Path) -> dict:
     graph = viz.draw(L, trace=trace, highlight=W)
     files = [viz.render(graph, out_dir / "matmul_graph.svg"),
              trace.save_html(str(out_dir / "matmul_backprop.html"))]
-    return {"L": float(L.data), "rows": entries, "grad_O": trace[1].grad_inputs[0],
+    return {"L": float(L.data), "rows": entries, "grad_O": matmul_step.grad_output,
             "matmul_rule": matmul_step.rule, "trace": trace, "files": files}
 
 

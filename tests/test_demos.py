@@ -103,11 +103,71 @@ def test_linear_decision_boundary(tmp_path):
     assert_png(tmp_path / "decision_regions.png")
 
 
+def assert_html_stepper(path: Path, *texts: str) -> None:
+    source = path.read_text(encoding="utf-8")
+    assert source.lstrip().lower().startswith("<!doctype html") and "<svg" in source
+    for text in texts:
+        assert text in source, f"{text!r} not in {path}"
+
+
+def edge_stroke(svg_source: str, label: str) -> str:
+    """The stroke colour of the diagram edge whose label is `label`."""
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    for group in ET.fromstring(svg_source).iter("{http://www.w3.org/2000/svg}g"):
+        if group.get("class") == "edge" and label in " ".join(group.itertext()):
+            return group.find(".//svg:path", ns).get("stroke")
+    raise AssertionError(f"no edge labelled {label!r}")
+
+
+def test_chain_rule_by_hand(tmp_path):
+    r = demo("chain_rule_by_hand").run(tmp_path, quick=True)
+    s, m = r["scalars"], r["matmul"]
+    grads = {row["name"]: row for row in s["rows"]}
+    o = -0.5 * 2.0 + 1.5
+    # L = o·exp(o): dL/do = exp(o)(1 + o), and w enters through u = w·x with x = 2
+    assert grads["o"]["engine"] == pytest.approx(np.exp(o) * (1 + o), abs=1e-12)
+    assert grads["w"]["engine"] == pytest.approx(2.0 * np.exp(o) * (1 + o), abs=1e-12)
+    assert sum(s["o_path_terms"]) == pytest.approx(grads["o"]["engine"], abs=1e-12)
+    assert s["accumulated"] == {"o": 2}  # o is used twice, the trace shows the sum
+    assert [row["engine"] for row in m["rows"]] == pytest.approx([2.5, 5.0, 4.0, 6.0], abs=1e-12)
+    np.testing.assert_array_equal(m["grad_O"], [[1.0, -1.0], [0.5, 2.0]])  # ∂L/∂O = G
+    assert r["max_hand_vs_engine"] < 1e-12 and r["max_engine_vs_central"] < 1e-8
+    assert [step.op for step in m["trace"]] == ["sum", "mul", "matmul"]
+    assert_svg(tmp_path / "scalars_graph.svg", "∂L/∂w", "exp")
+    assert_svg(tmp_path / "matmul_graph.svg", m["matmul_rule"])
+    assert_html_stepper(tmp_path / "scalars_backprop.html", "exp")
+    assert_html_stepper(tmp_path / "matmul_backprop.html", "matmul")
+
+
+def test_gradient_of_W(tmp_path):
+    from tinygrad_sm import viz
+
+    r = demo("gradient_of_W").run(tmp_path, quick=True)
+    assert r["engine_vs_closed_form"] < 1e-12
+    assert r["engine_vs_central"] < 1e-8
+    assert np.abs(r["engine"]).max() > 0.05  # not a trivially small gradient
+    assert r["rule"] == "∂L/∂W = Xᵀ · ∂L/∂XW"
+    assert r["fused_ops"] == ["cross_entropy", "add", "matmul"]
+    assert len(r["composed_ops"]) > len(r["fused_ops"]) + 4
+    assert {"exp", "log", "sum"} <= set(r["composed_ops"])
+    assert r["o_terms_composed"] == 2
+    assert r["composed_loss"] == pytest.approx(r["loss"], abs=1e-12)
+    assert r["fused_vs_composed"] < 1e-12 and r["fused_vs_composed_b"] < 1e-12
+    svg = assert_svg(tmp_path / "grad_W_graph.svg", r["rule"], "∂L/∂W", "cross_entropy")
+    assert edge_stroke(svg, r["rule"]) == viz.PATH_COLOR       # the edge into W is on the path
+    assert edge_stroke(svg, "∂L/∂b = ∂L/∂o") != viz.PATH_COLOR  # the one into b is not
+    assert_png(tmp_path / "grad_W_graph.png")
+    assert_svg(tmp_path / "composed_graph.svg", "exp", "log", r["rule"])
+    assert_html_stepper(tmp_path / "backprop.html", "cross_entropy", "matmul")
+
+
 @pytest.mark.parametrize("name, snippet", [
     ("softmax_vs_hardmax", "[0.0420, 0.1142, 0.8438]"),
     ("softmax_jacobian", "+0.2460"),
     ("cross_entropy_vs_squared_error", "Final test accuracy: cross-entropy 0.877"),
     ("linear_decision_boundary", "at 100.0% of them"),
+    ("chain_rule_by_hand", "2.4730819061"),
+    ("gradient_of_W", "Composed from exp, sum, log: 10 steps"),
 ])
 def test_main_prints_and_writes(name, snippet, tmp_path, capsys):
     module = demo(name)
