@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -294,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
         start_model = nn.SoftmaxRegression(split.num_features, split.num_classes, seed=args.seed)
         try:
             write_step_diagrams(start_model, split.X_train[:4], split.y_train[:4], out)
-            written["graph.svg"] = "graph of one training step (4 examples), path to ∂L/∂W in red"
+            written["graph.svg"] = "one training step on 4 examples, the path to ∂L/∂W in red"
             written["graph.gv"] = "its DOT source"
             written["backprop.html"] = "that backward pass, step by step, in a browser"
         except RuntimeError as e:  # no Graphviz renderer: everything else is still useful
@@ -304,11 +305,10 @@ def run(args: argparse.Namespace) -> int:
 
     console.print(f"final test accuracy [bold]{metrics['final_test_accuracy']:.4f}[/] "
                   f"after {epochs} epochs ({metrics['training_seconds']:.2f} s of training)")
-    table = Table(title=f"written to {out.resolve()}", title_justify="left")
-    table.add_column("file")
-    table.add_column("what")
+    console.print(f"written to {out.resolve()}{os.sep}", soft_wrap=True)  # one line, to copy
+    table = Table(box=None, show_header=False, padding=(0, 2))
     for name, what in written.items():
-        table.add_row(str(out / name), what)
+        table.add_row(name, what)
     console.print(table)
     if diagram_error:
         return _fail(f"graph.svg and backprop.html were not made: {diagram_error}")
