@@ -1,0 +1,91 @@
+"""The HTML stepper: a self-contained page, checked as a file and in headless Chromium."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinygrad_sm.nn as nn
+from tinygrad_sm import Tensor
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> tuple[Path, object]:
+    rng = np.random.default_rng(2)
+    X = Tensor(rng.normal(size=(2, 3)).round(1), name="X")
+    model = nn.SoftmaxRegression(3, 3, seed=0, dtype=np.float64)
+    model.W.data[...] = rng.normal(0, 0.5, size=(3, 3)).round(2)
+    L = nn.cross_entropy(model(X), np.array([1, 2]))
+    trace = L.backward(trace=True)
+    path = tmp_path_factory.mktemp("html") / "stepper.html"
+    assert trace.save_html(str(path)) == str(path)
+    return path, trace
+
+
+def test_page_has_a_frame_and_a_panel_per_step(page):
+    path, trace = page
+    text = path.read_text(encoding="utf-8")
+    assert text.count('<div class="frame"') == len(trace) == 3
+    assert text.count("<svg") == 3 and "<?xml" not in text and "<!DOCTYPE svg" not in text
+    assert text.count('<section class="panel"') == 3
+    for step in trace:
+        assert step.rule.split("; ")[-1] in text
+    assert "broadcast undone: summed (2, 3) over axis 0 to (3,)" in text
+    assert 'id="prev"' in text and 'id="next"' in text and 'type="range"' in text
+    assert "ArrowLeft" in text and "ArrowRight" in text and "#step=" in text
+
+
+def test_page_is_self_contained(page):
+    text = page[0].read_text(encoding="utf-8")
+    assert not re.search(r"\bsrc=", text) and "<link" not in text and "url(" not in text
+    assert not re.search(r'href="(?!#)', text)
+    ids = re.findall(r'\bid="([^"]+)"', text)
+    assert len(ids) == len(set(ids))           # the inlined frames do not clash
+
+
+def chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900"]
+    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, timeout=120)
+
+
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium; .ci/run installs it)")
+
+
+@needs_chromium
+def test_browser_opens_the_step_named_in_the_address(page, tmp_path):
+    path, trace = page
+    done = chromium("--dump-dom", f"{path.as_uri()}#step=2", tmp_path=tmp_path)
+    dom = done.stdout.decode("utf-8")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert re.search(r'<body[^>]*data-step="2"', dom)
+    assert '<output id="where">step 2 of 0–2</output>' in dom
+    visible = re.findall(r'<(?:div|section) class="(frame|panel)" data-step="(\d)"(?! hidden)>', dom)
+    assert sorted(visible) == [("frame", "2"), ("panel", "2")]
+    assert re.search(r'<section class="panel" data-step="2">.*?∂L/∂W = Xᵀ · ∂L/∂XW', dom, re.S)
+
+
+@needs_chromium
+def test_browser_renders_the_page(page, tmp_path):
+    path, _ = page
+    shots = []
+    for k in (0, 2):
+        shot = tmp_path / f"step{k}.png"
+        done = chromium(f"--screenshot={shot}", f"{path.as_uri()}#step={k}", tmp_path=tmp_path)
+        assert done.returncode == 0 and shot.exists(), done.stderr.decode()[-2000:]
+        shots.append(shot)
+    import matplotlib.image as mpimg
+    pixels = [mpimg.imread(str(s))[..., :3] for s in shots]
+    for image in pixels:
+        assert image.shape[:2] == (900, 1400)
+        assert image.std() > 0.05                              # not blank
+        assert (image.mean(axis=2) < 0.6).mean() > 0.005        # some dark ink: text, arrows
+    assert np.abs(pixels[0] - pixels[1]).mean() > 0.001        # step 0 and step 2 look different
