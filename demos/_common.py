@@ -31,6 +31,12 @@ def out_dir_for(name: str, given: str | Path | None) -> Path:
     return path
 
 
+def ensure_dir(path: str | Path) -> Path:
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def main(name: str, title: str, run: Callable[..., dict], report: Callable[[dict], None],
          argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"python demos/{name}.py", description=title)

@@ -104,7 +104,7 @@ def matmul(out_dir: Path) -> dict:
 
 
 def run(out_dir: Path, quick: bool = False) -> dict:
-    out_dir = Path(out_dir)
+    out_dir = c.ensure_dir(out_dir)
     s, m = scalars(out_dir), matmul(out_dir)
     both = s["rows"] + m["rows"]
     return {

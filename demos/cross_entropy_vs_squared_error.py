@@ -99,7 +99,7 @@ def train(loss_name: str, data, epochs: int) -> dict:
 
 
 def run(out_dir: Path, quick: bool = False) -> dict:
-    out_dir = Path(out_dir)
+    out_dir = c.ensure_dir(out_dir)
     ps = np.linspace(0.999, 0.001, 60 if quick else 200)
     engine = [engine_gradients(p) for p in ps]
     formula = [formula_gradients(p) for p in ps]

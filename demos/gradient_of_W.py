@@ -48,7 +48,7 @@ def loss_of(X: Tensor, W: Tensor, b: Tensor) -> Tensor:
 
 
 def run(out_dir: Path, quick: bool = False) -> dict:
-    out_dir = Path(out_dir)
+    out_dir = c.ensure_dir(out_dir)
     X, model = make_model()
     W, b = model.W, model.b
     o = model(X)

@@ -60,7 +60,7 @@ def class_by_lines(W: np.ndarray, b: np.ndarray, points: np.ndarray) -> np.ndarr
 
 
 def run(out_dir: Path, quick: bool = False) -> dict:
-    out_dir = Path(out_dir)
+    out_dir = c.ensure_dir(out_dir)
     X, y = make_data()
     model = fit(X, y, steps=150 if quick else 400)
     W, b = model.W.data, model.b.data

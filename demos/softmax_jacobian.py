@@ -38,7 +38,7 @@ def jacobian_by_formula(logits) -> np.ndarray:
 
 
 def run(out_dir: Path, quick: bool = False) -> dict:
-    out_dir = Path(out_dir)
+    out_dir = c.ensure_dir(out_dir)
     engine, rule = jacobian_by_engine(LOGITS)
     formula = jacobian_by_formula(LOGITS)
     y = Tensor(np.asarray(LOGITS, dtype=np.float64)).softmax().data

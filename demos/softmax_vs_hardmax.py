@@ -54,7 +54,7 @@ def finite_difference_jacobian(fn, logits, eps: float = 1e-4) -> np.ndarray:
 
 
 def run(out_dir: Path, quick: bool = False) -> dict:
-    out_dir = Path(out_dir)
+    out_dir = c.ensure_dir(out_dir)
     results: dict = {"files": []}
     for logits in NOTE_INPUTS:
         key = "".join(str(int(v)) for v in logits)

@@ -176,3 +176,21 @@ def test_main_prints_and_writes(name, snippet, tmp_path, capsys):
     assert module.TITLE in printed and "Wrote:" in printed
     assert snippet in " ".join(printed.split())  # rich wraps lines; compare words
     assert any(tmp_path.iterdir())
+
+
+def test_make_pictures(tmp_path):
+    """docs/make_pictures.py regenerates the README pictures (stepper.png only with Chromium)."""
+    import importlib.util
+
+    path = DEMOS.parent / "docs" / "make_pictures.py"
+    spec = importlib.util.spec_from_file_location("make_pictures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    written = {p.name for p in module.make_pictures(tmp_path, quick=True)}
+    assert {"grad_W_graph.svg", "ce_vs_se.png"} <= written
+    assert_svg(tmp_path / "grad_W_graph.svg", "∂L/∂W = Xᵀ · ∂L/∂XW")
+    assert_png(tmp_path / "ce_vs_se.png")
+    if module.find_chromium() is None:
+        pytest.skip("Chromium is not installed: stepper.png not checked")
+    assert "stepper.png" in written
+    assert_png(tmp_path / "stepper.png")

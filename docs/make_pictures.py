@@ -1,0 +1,83 @@
+"""Regenerate the README's pictures in docs/ from the demos.
+
+    python docs/make_pictures.py [--out docs]
+
+- grad_W_graph.svg: the softmax-regression graph with the path L → o → XW → W highlighted
+  (demos/gradient_of_W.py);
+- stepper.png: the HTML stepper of that backward pass at the matmul step, screenshotted with
+  headless Chromium (skipped, with a message, when Chromium is not installed);
+- ce_vs_se.png: cross-entropy vs squared error (demos/cross_entropy_vs_squared_error.py).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "demos"))
+
+import cross_entropy_vs_squared_error  # noqa: E402
+import gradient_of_W  # noqa: E402
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars", "--window-size=1200,480"]  # the page fits; no empty band
+STEPPER_STEP = 2  # the matmul step: ∂L/∂W = Xᵀ · ∂L/∂XW
+
+
+def find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def screenshot(html: Path, png: Path, chromium: str, step: int = STEPPER_STEP) -> Path:
+    """A 1200×480 screenshot of the HTML stepper at `#step=k`, by headless Chromium."""
+    with tempfile.TemporaryDirectory() as profile:
+        command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                   f"--screenshot={png}", f"{html.resolve().as_uri()}#step={step}"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 or not png.exists():
+        raise RuntimeError(f"make_pictures: {chromium} could not screenshot {html} "
+                           f"(exit code {done.returncode}): {done.stderr.strip()[-500:]}")
+    return png
+
+
+def make_pictures(out_dir: Path, quick: bool = False) -> list[Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        gradient_of_W.run(scratch / "gradient_of_W", quick=quick)
+        written.append(Path(shutil.copy(scratch / "gradient_of_W" / "grad_W_graph.svg",
+                                        out_dir / "grad_W_graph.svg")))
+        chromium = find_chromium()
+        if chromium is None:
+            print("make_pictures: Chromium not found; stepper.png not regenerated "
+                  "(apt-get install chromium)", file=sys.stderr)
+        else:
+            written.append(screenshot(scratch / "gradient_of_W" / "backprop.html",
+                                      out_dir / "stepper.png", chromium))
+        cross_entropy_vs_squared_error.run(scratch / "ce", quick=quick)
+        written.append(Path(shutil.copy(scratch / "ce" / "ce_vs_se.png", out_dir / "ce_vs_se.png")))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python docs/make_pictures.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default=str(ROOT / "docs"), help="folder for the pictures (default: docs/)")
+    args = parser.parse_args(argv)
+    for path in make_pictures(Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
