@@ -89,3 +89,15 @@ def test_browser_renders_the_page(page, tmp_path):
         assert image.std() > 0.05                              # not blank
         assert (image.mean(axis=2) < 0.6).mean() > 0.005        # some dark ink: text, arrows
     assert np.abs(pixels[0] - pixels[1]).mean() > 0.001        # step 0 and step 2 look different
+
+
+@needs_chromium
+def test_browser_clamps_the_step_and_writes_it_back_to_the_address(page, tmp_path):
+    path, _ = page
+    # a copy that records the address after the page's own script ran
+    probe = tmp_path / "probe.html"
+    probe.write_text(path.read_text(encoding="utf-8").replace(
+        "</body>", "<script>document.body.dataset.hash = location.hash;</script></body>"), encoding="utf-8")
+    done = chromium("--dump-dom", f"{probe.as_uri()}#step=9", tmp_path=tmp_path)
+    body = re.search(r"<body[^>]*>", done.stdout.decode("utf-8")).group(0)
+    assert 'data-step="2"' in body and 'data-hash="#step=2"' in body
