@@ -35,6 +35,17 @@ class WrongAtOneElement(Op):
         return g * self.b, gb
 
 
+class IgnoresUpstream(Op):
+    """out = 3a, but backward returns 3 everywhere, whatever ∂L/∂out is."""
+    name, rules = "triple", ("",)
+
+    def forward(self, a):
+        return 3 * a
+
+    def backward(self, g, needs):
+        return (np.full(g.shape, 3.0),)
+
+
 def test_gradcheck_passes_a_correct_function_of_several_inputs(leaf):
     a, b = leaf((2, 3)), leaf((3,), 0.5, 2.0)
     assert gradcheck(lambda a, b: (a * b).exp().sum(axis=0) / b, a, b) is True
@@ -77,6 +88,14 @@ def test_gradcheck_sees_every_output_element():
     assert gradcheck(fn, x, Tensor(np.ones((2, 3))))  # b needs no gradient: its typo is unused
     with pytest.raises(GradcheckError, match=r"element \(1, 2\)"):
         gradcheck(fn, Tensor(np.ones((2, 3))), Tensor(x.data, requires_grad=True))
+
+
+def test_gradcheck_catches_a_backward_that_ignores_the_upstream_gradient():
+    # with out.sum() as the loss ∂L/∂out is all ones and this bug would hide: gradcheck weights
+    # the output elements with distinct numbers so that it cannot
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"input 0 of shape \(2,\)"):
+        gradcheck(lambda t: Tensor._apply(IgnoresUpstream(), t), x)
 
 
 def test_gradcheck_works_in_float64_on_float32_inputs_and_leaves_them_alone():

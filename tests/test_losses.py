@@ -194,6 +194,9 @@ def test_gradcheck_cross_entropy_with_a_probability_matrix(n, k, rng):
     y = rng.uniform(0.1, 1.0, size=(n, k))
     y /= y.sum(axis=1, keepdims=True)
     assert gradcheck(lambda x: nn.cross_entropy(x, y), o)
+    # rows that do not sum to 1: the gradient is ŷ·Σy − y, not ŷ − y, and the op knows it
+    unnormalized = rng.uniform(0.1, 1.0, size=(n, k))
+    assert gradcheck(lambda x: nn.cross_entropy(x, unnormalized), o)
     # a target that requires grad (e.g. soft labels from another model) gets −log ŷ / n
     target = Tensor(y, requires_grad=True)
     assert gradcheck(lambda x, t: nn.cross_entropy(x, t), o, target)
