@@ -164,7 +164,11 @@ def _tensor_label(t: Tensor, name: str, grad_rows: str, on_path: bool) -> str:
 
 
 def _grad_rows(name: str, value: np.ndarray | None, status: str, emphasis: bool) -> str:
-    """The gradient part of a tensor node. status: known, partial: i of n terms, unknown, none."""
+    """The gradient part of a tensor node.
+
+    status: "known"; "i of n terms" (a partial sum); "unknown" (not reached yet in this frame);
+    "missing" (backward has not run); "none" (data: no gradient row at all).
+    """
     title = f"∂L/∂{name}"
     if status == "none":
         return ""
