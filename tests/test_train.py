@@ -249,3 +249,14 @@ def test_python_dash_m_works_the_same(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "tinygrad_sm", "train", "--lr", "-1"],
                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert bad.returncode == 2 and "--lr" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_command_when_a_class_is_missing_from_the_data(tmp_path):
+    """Labels 0..8 only: the model still has the data set's 10 classes, figures still work."""
+    write_tiny_mnist(tmp_path / "mnist", n_train=9, n_test=9)
+    out = tmp_path / "out"
+    assert main(["train", "--data", "mnist", "--data-dir", str(tmp_path / "mnist"),
+                 "--epochs", "1", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["data"]["num_classes"] == 10
+    check_png(out / "confusion.png")

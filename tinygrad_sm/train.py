@@ -114,15 +114,18 @@ class History:
 
 
 def fit(split: Split, epochs: int, lr: float, batch_size: int, seed: int = 0,
+        num_classes: int | None = None,
         on_epoch_start: Callable[[int, int], Callable[[], None] | None] | None = None,
         on_epoch_end: Callable[[int, History], None] | None = None,
         ) -> tuple[nn.SoftmaxRegression, History]:
     """Train a fresh SoftmaxRegression (initialised and shuffled from `seed`) on split.
 
+    num_classes defaults to the largest label + 1 (give it when a class may be absent).
+
     on_epoch_start(epoch, batches) may return a per-batch callback (a progress bar);
     on_epoch_end(epoch, history) sees the history so far (to print a line).
     """
-    model = nn.SoftmaxRegression(split.num_features, split.num_classes, seed=seed)
+    model = nn.SoftmaxRegression(split.num_features, num_classes or split.num_classes, seed=seed)
     optimizer = SGD(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     history = History()
@@ -229,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
     epochs = spec.epochs if args.epochs is None else args.epochs
     lr = spec.lr if args.lr is None else args.lr
     batch_size = spec.batch_size if args.batch_size is None else args.batch_size
+    num_classes = len(spec.class_names)
     out = Path(args.out)
     console = Console()
 
@@ -257,19 +261,20 @@ def run(args: argparse.Namespace) -> int:
         def on_epoch_end(epoch: int, history: History) -> None:
             for task in list(progress.task_ids):
                 progress.remove_task(task)
-            progress.console.print(
-                f"epoch {epoch:3d}/{epochs}  train loss {history.train_loss[-1]:.4f}  "
-                f"train acc {history.train_accuracy[-1]:.4f}  test acc {history.test_accuracy[-1]:.4f}  "
-                f"({history.seconds_per_epoch[-1]:.2f} s)")
+            line = (f"epoch {epoch:3d}/{epochs}  train loss {history.train_loss[-1]:.4f}  "
+                    f"train acc {history.train_accuracy[-1]:.4f}  "
+                    f"test acc {history.test_accuracy[-1]:.4f}  ({history.seconds_per_epoch[-1]:.2f} s)")
+            progress.console.print(line, soft_wrap=True, markup=False)
 
-        model, history = fit(split, epochs, lr, batch_size, args.seed, on_epoch_start, on_epoch_end)
+        model, history = fit(split, epochs, lr, batch_size, args.seed, num_classes,
+                             on_epoch_start, on_epoch_end)
 
     predictions = predict(model, split.X_test)
     metrics = {
         "settings": {"data": args.data, "data_dir": args.data_dir, "epochs": epochs, "lr": lr,
                      "batch_size": batch_size, "seed": args.seed},
         "data": {"train_size": len(split.y_train), "test_size": len(split.y_test),
-                 "num_features": split.num_features, "num_classes": split.num_classes},
+                 "num_features": split.num_features, "num_classes": num_classes},
         "train_loss": history.train_loss,
         "train_accuracy": history.train_accuracy,
         "test_accuracy": history.test_accuracy,
@@ -288,11 +293,11 @@ def run(args: argparse.Namespace) -> int:
         written["curves.png"] = "loss and accuracy by epoch"
         plots.plot_weights(model.W.data, spec.image_shape, spec.class_names, out / "weights.png")
         written["weights.png"] = "each class's column of W as an image"
-        plots.plot_confusion(confusion_matrix(split.y_test, predictions, split.num_classes),
+        plots.plot_confusion(confusion_matrix(split.y_test, predictions, num_classes),
                              spec.class_names, out / "confusion.png")
         written["confusion.png"] = "test-set confusion matrix"
         # one step on four training examples, from the same starting weights as the run
-        start_model = nn.SoftmaxRegression(split.num_features, split.num_classes, seed=args.seed)
+        start_model = nn.SoftmaxRegression(split.num_features, num_classes, seed=args.seed)
         try:
             write_step_diagrams(start_model, split.X_train[:4], split.y_train[:4], out)
             written["graph.svg"] = "one training step on 4 examples, the path to ∂L/∂W in red"
@@ -305,7 +310,7 @@ def run(args: argparse.Namespace) -> int:
 
     console.print(f"final test accuracy [bold]{metrics['final_test_accuracy']:.4f}[/] "
                   f"after {epochs} epochs ({metrics['training_seconds']:.2f} s of training)")
-    console.print(f"written to {out.resolve()}{os.sep}", soft_wrap=True)  # one line, to copy
+    console.print(f"written to {out.resolve()}{os.sep}", soft_wrap=True, markup=False)  # one line
     table = Table(box=None, show_header=False, padding=(0, 2))
     for name, what in written.items():
         table.add_row(name, what)
