@@ -144,6 +144,15 @@ def test_cross_entropy_gradient_is_softmax_minus_target_over_n(target_kind, rng)
     assert L.shape == () and L.dtype == np.float64
 
 
+def test_cross_entropy_takes_python_lists_as_targets():
+    o = Tensor(np.array([[0.0, 1.0, 2.0], [2.0, 0.0, 0.0]]), requires_grad=True)
+    from_indices = nn.cross_entropy(o, [2, 0]).item()       # a list of ints: class indices
+    from_rows = nn.cross_entropy(o, [[0, 0, 1.0], [1.0, 0, 0]]).item()  # rows: probabilities
+    expected = -np.mean(o.log_softmax().data[[0, 1], [2, 0]])
+    assert from_indices == pytest.approx(expected, rel=1e-12)
+    assert from_rows == pytest.approx(expected, rel=1e-12)
+
+
 def test_cross_entropy_keeps_float32():
     o = Tensor(np.zeros((2, 3), dtype=np.float32), requires_grad=True)
     L = nn.cross_entropy(o, np.array([0, 2]))

@@ -99,9 +99,9 @@ def test_unary_forward_and_gradcheck(name, fn, reference, low, high, signed, sha
 
 
 def test_relu_gradient_is_the_positive_mask():
-    x = Tensor(np.array([-2.0, -0.5, 0.5, 3.0]), requires_grad=True)
+    x = Tensor(np.array([-2.0, -0.5, 0.0, 0.5, 3.0]), requires_grad=True)
     x.relu().sum().backward()
-    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0, 1.0, 1.0])  # 0 at the kink, as in PyTorch
 
 
 # ---- reductions ----
