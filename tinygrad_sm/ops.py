@@ -212,15 +212,19 @@ def _expand(g: np.ndarray, shape: tuple[int, ...], axis, keepdims: bool) -> np.n
     return np.broadcast_to(g, shape)
 
 
-class Sum(Op):
-    name, formula = "sum", "{out} = Σ {a}"
-    rules = ("∂L/∂{a} = ∂L/∂{out} broadcast back over the summed axes",)
+class _Reduction(Op):
+    """Sum, mean and max share their settings: the axes reduced and whether they are kept."""
 
     def __init__(self, axis=None, keepdims: bool = False):
         self.axis, self.keepdims = axis, keepdims
 
     def params(self):
         return f"axis={self.axis}" + (", keepdims" if self.keepdims else "")
+
+
+class Sum(_Reduction):
+    name, formula = "sum", "{out} = Σ {a}"
+    rules = ("∂L/∂{a} = ∂L/∂{out} broadcast back over the summed axes",)
 
     def forward(self, a):
         self.shape = a.shape
@@ -230,15 +234,9 @@ class Sum(Op):
         return (_expand(g, self.shape, self.axis, self.keepdims),)
 
 
-class Mean(Op):
+class Mean(_Reduction):
     name, formula = "mean", "{out} = mean({a})"
     rules = ("∂L/∂{a} = ∂L/∂{out} / n broadcast back over the averaged axes",)
-
-    def __init__(self, axis=None, keepdims: bool = False):
-        self.axis, self.keepdims = axis, keepdims
-
-    def params(self):
-        return f"axis={self.axis}" + (", keepdims" if self.keepdims else "")
 
     def forward(self, a):
         self.shape = a.shape
@@ -251,15 +249,9 @@ class Mean(Op):
         return (_expand(g / self.n, self.shape, self.axis, self.keepdims),)
 
 
-class Max(Op):
+class Max(_Reduction):
     name, formula = "max", "{out} = max({a})"
     rules = ("∂L/∂{a} = ∂L/∂{out} at the maximum (shared equally by ties), 0 elsewhere",)
-
-    def __init__(self, axis=None, keepdims: bool = False):
-        self.axis, self.keepdims = axis, keepdims
-
-    def params(self):
-        return f"axis={self.axis}" + (", keepdims" if self.keepdims else "")
 
     def forward(self, a):
         self.a = a
@@ -317,16 +309,20 @@ def _log_softmax(o: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     return shifted - np.log(s), e / s
 
 
-class Softmax(Op):
-    name, formula = "softmax", "{out} = exp({a}) / Σ exp({a})"
-    out_name = "ŷ"
-    rules = ("∂L/∂{a} = {out} ⊙ (∂L/∂{out} − Σ ∂L/∂{out} ⊙ {out})",)
+class _AlongAxis(Op):
+    """Softmax and log-softmax normalise along one axis."""
 
     def __init__(self, axis: int = -1):
         self.axis = axis
 
     def params(self):
         return f"axis={self.axis}"
+
+
+class Softmax(_AlongAxis):
+    name, formula = "softmax", "{out} = exp({a}) / Σ exp({a})"
+    out_name = "ŷ"
+    rules = ("∂L/∂{a} = {out} ⊙ (∂L/∂{out} − Σ ∂L/∂{out} ⊙ {out})",)
 
     def forward(self, o):
         _, self.y = _log_softmax(o, self.axis)
@@ -337,16 +333,10 @@ class Softmax(Op):
         return (y * (g - np.sum(g * y, axis=self.axis, keepdims=True)),)
 
 
-class LogSoftmax(Op):
+class LogSoftmax(_AlongAxis):
     name, formula = "log_softmax", "{out} = {a} − log Σ exp({a})"
     out_name = "log ŷ"
     rules = ("∂L/∂{a} = ∂L/∂{out} − softmax({a}) ⊙ Σ ∂L/∂{out}",)
-
-    def __init__(self, axis: int = -1):
-        self.axis = axis
-
-    def params(self):
-        return f"axis={self.axis}"
 
     def forward(self, o):
         logy, self.y = _log_softmax(o, self.axis)
