@@ -118,7 +118,9 @@ class Tensor:
         target = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         return Tensor._apply(ops.Reshape(target), self)
 
-    def transpose(self, *axes: int) -> Tensor:
+    def transpose(self, *axes: int | tuple[int, ...]) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):  # t.transpose((1, 0)), as reshape
+            axes = tuple(axes[0])
         return Tensor._apply(ops.Transpose(axes or None), self)
 
     @property
