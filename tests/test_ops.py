@@ -175,6 +175,7 @@ def test_transpose_forward_and_gradcheck(shape, axes, leaf):
     x = leaf(shape)
     fn = lambda t: t.transpose(*axes)  # noqa: E731
     np.testing.assert_array_equal(fn(x).data, np.transpose(x.data, axes or None))
+    np.testing.assert_array_equal(x.transpose(axes).data, fn(x).data)  # a tuple works too
     assert gradcheck(fn, x)
 
 
