@@ -243,3 +243,16 @@ def test_softmax_family_forward_and_gradcheck(op, shape, axis, leaf):
     if op == "softmax":
         np.testing.assert_allclose(out.data.sum(axis=axis), 1.0, rtol=1e-12)
     assert gradcheck(lambda t: getattr(t, op)(axis=axis), x)
+
+
+def test_pow_zero_has_zero_gradient_even_at_zero():
+    x = Tensor(np.array([0.0, 2.0]), requires_grad=True)
+    (x ** 0).sum().backward()
+    assert np.array_equal(x.grad, [0.0, 0.0])
+
+
+def test_reduction_axis_may_be_a_list():
+    t = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    out = t.sum(axis=[0, 1])
+    out.backward()
+    assert out.item() == 15.0 and np.array_equal(t.grad, np.ones((2, 3)))

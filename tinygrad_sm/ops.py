@@ -125,6 +125,8 @@ class Pow(Op):
         return a ** self.p
 
     def backward(self, g, needs):
+        if self.p == 0:  # a⁰ is constant; avoids 0 · 0⁻¹ = NaN at a = 0
+            return (np.zeros_like(g),)
         return (g * self.p * self.a ** (self.p - 1),)
 
 
@@ -216,7 +218,8 @@ class _Reduction(Op):
     """Sum, mean and max share their settings: the axes reduced and whether they are kept."""
 
     def __init__(self, axis=None, keepdims: bool = False):
-        self.axis, self.keepdims = axis, keepdims
+        self.axis = tuple(axis) if isinstance(axis, list) else axis
+        self.keepdims = keepdims
 
     def params(self):
         return f"axis={self.axis}" + (", keepdims" if self.keepdims else "")
