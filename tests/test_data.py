@@ -189,6 +189,8 @@ def test_load_mnist_missing_file_and_folder(tmp_path):
         load_mnist(tmp_path / "absent")
     with pytest.raises(DataNotFoundError, match="apt-get install dataset-fashion-mnist"):
         load_fashion_mnist(tmp_path / "absent")
+    with pytest.raises(DataNotFoundError, match="train-labels-idx1-ubyte is there .* apt-get install"):
+        load_fashion_mnist(tmp_path)  # a folder with a file missing: also says how to get them
 
 
 def test_fashion_mnist_search_path(tmp_path, monkeypatch):

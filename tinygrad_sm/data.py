@@ -2,6 +2,11 @@
 
 Every loader returns a `Split(X_train, y_train, X_test, y_test)`: X is float32 of shape
 (n, pixels) scaled to [0, 1], y is int64 class indices of shape (n,).
+
+Credits. The bundled datasets/digits.csv.gz is the "Optical Recognition of Handwritten Digits"
+data set by E. Alpaydin and C. Kaynak (1998), from the UCI Machine Learning Repository, licensed
+CC BY 4.0 (the 1797-image part that scikit-learn also ships). Fashion-MNIST is © Zalando SE,
+MIT licence; it is read from files installed separately, never bundled.
 """
 from __future__ import annotations
 
@@ -200,7 +205,10 @@ def load_fashion_mnist(directory: str | os.PathLike | None = None) -> Split:
     folder = Path(directory)
     if not folder.is_dir():
         raise DataNotFoundError(f"{folder}: no such folder for Fashion-MNIST. {FASHION_MNIST_HOWTO}")
-    return _load_idx_folder(folder)
+    try:
+        return _load_idx_folder(folder)
+    except DataNotFoundError as e:
+        raise DataNotFoundError(f"{e}. {FASHION_MNIST_HOWTO}") from None
 
 
 def load_mnist(directory: str | os.PathLike) -> Split:
