@@ -18,7 +18,7 @@ def test_step_is_w_minus_lr_times_grad():
     SGD([W, b], lr=0.3).step()
     np.testing.assert_allclose(W.data, before_W - 0.3 * W.grad, rtol=0, atol=1e-15)
     np.testing.assert_allclose(b.data, before_b - 0.3 * b.grad, rtol=0, atol=1e-15)
-    assert W.data is array  # in place: graphs and optimizers keep referring to the same array
+    assert np.array_equal(array, before_W)  # a new array: the old one (maybe in a kept graph) stays
 
 
 def test_step_after_backward_matches_closed_form_gradient():
@@ -53,3 +53,17 @@ def test_parameter_without_grad_is_left_alone_and_zero_grad_clears():
 def test_non_positive_learning_rate_is_refused(lr):
     with pytest.raises(ValueError, match="learning rate must be positive and finite"):
         SGD([Tensor([1.0], requires_grad=True)], lr=lr)
+
+
+def test_step_leaves_the_callers_array_and_the_kept_graph_untouched():
+    start = np.array([[1.0, 2.0], [3.0, 4.0]])
+    W = Tensor(start, requires_grad=True, name="W")
+    X = Tensor(np.array([[1.0, -1.0]]), requires_grad=True, name="X")
+    loss = (X @ W).sum()
+    loss.backward()
+    np.testing.assert_array_equal(X.grad, [[3.0, 7.0]])   # row sums of W
+    SGD([W], lr=0.5).step()
+    np.testing.assert_array_equal(start, [[1.0, 2.0], [3.0, 4.0]])
+    X.grad = None
+    loss.backward()  # the kept graph still backpropagates through the W it was built with
+    np.testing.assert_array_equal(X.grad, [[3.0, 7.0]])

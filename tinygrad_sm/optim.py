@@ -1,4 +1,4 @@
-"""Optimizers update parameters in place, outside the graph."""
+"""Optimizers update parameters outside the graph."""
 from __future__ import annotations
 
 import math
@@ -17,9 +17,11 @@ class SGD:
         self.lr = lr
 
     def step(self) -> None:
+        # A new array, not an in-place update: graphs kept for diagrams (and arrays the user
+        # passed in) still hold the values the forward pass used.
         for p in self.params:
             if p.grad is not None:
-                p.data -= self.lr * p.grad
+                p.data = p.data - self.lr * p.grad
 
     def zero_grad(self) -> None:
         for p in self.params:
