@@ -304,12 +304,12 @@ class Transpose(Op):
 
 # ---- softmax family: fused, stable (the max is subtracted and is a constant for the gradient) ----
 
-def _log_softmax(o: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (log ŷ, ŷ) computed stably."""
+def _softmax_parts(o: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(o − max, log Σ exp(o − max), ŷ), stably: log ŷ is the first minus the second."""
     shifted = o - np.max(o, axis=axis, keepdims=True)
     e = np.exp(shifted)
     s = np.sum(e, axis=axis, keepdims=True)
-    return shifted - np.log(s), e / s
+    return shifted, np.log(s), e / s
 
 
 class _AlongAxis(Op):
@@ -328,7 +328,7 @@ class Softmax(_AlongAxis):
     rules = ("∂L/∂{a} = {out} ⊙ (∂L/∂{out} − Σ ∂L/∂{out} ⊙ {out})",)
 
     def forward(self, o):
-        _, self.y = _log_softmax(o, self.axis)
+        self.y = _softmax_parts(o, self.axis)[2]
         return self.y
 
     def backward(self, g, needs):
@@ -342,8 +342,8 @@ class LogSoftmax(_AlongAxis):
     rules = ("∂L/∂{a} = ∂L/∂{out} − softmax({a}) ⊙ Σ ∂L/∂{out}",)
 
     def forward(self, o):
-        logy, self.y = _log_softmax(o, self.axis)
-        return logy
+        shifted, log_sum, self.y = _softmax_parts(o, self.axis)
+        return shifted - log_sum
 
     def backward(self, g, needs):
         return (g - self.y * np.sum(g, axis=self.axis, keepdims=True),)
@@ -361,7 +361,9 @@ class CrossEntropy(Op):
         if o.ndim != 2:
             raise ValueError(f"logits must be 2-D (batch × classes), got shape {o.shape}")
         n = o.shape[0]
-        logy, self.probs = _log_softmax(o, -1)
+        if n == 0:
+            raise ValueError("the batch is empty: a mean over no examples is undefined")
+        shifted, log_sum, self.probs = _softmax_parts(o, -1)
         self.n = n
         if np.issubdtype(y.dtype, np.integer):
             if y.shape != (n,):
@@ -370,7 +372,8 @@ class CrossEntropy(Op):
                 raise ValueError(f"class indices must lie in [0, {o.shape[1]}), "
                                  f"got values from {y.min()} to {y.max()}")
             self.indices, self.logy = y, None
-            picked = logy[np.arange(n), y]
+            rows = np.arange(n)  # only the true classes' log ŷ is needed
+            total = np.sum(shifted[rows, y]) - np.sum(log_sum)
         else:
             if y.shape != o.shape:
                 # a float (n,) target is most likely class indices made with Tensor(list): say so
@@ -378,9 +381,9 @@ class CrossEntropy(Op):
                         if y.shape == (n,) else "")
                 raise ValueError(f"probability target must have the logits' shape {o.shape}, "
                                  f"got {y.shape}{hint}")
-            self.indices, self.target, self.logy = None, y, logy
-            picked = np.sum(y * logy, axis=1)
-        return np.asarray(-np.mean(picked), dtype=o.dtype)
+            self.indices, self.target, self.logy = None, y, shifted - log_sum
+            total = np.sum(y * self.logy)
+        return np.asarray(-total / n, dtype=o.dtype)
 
     def backward(self, g, needs):
         go = gy = None
