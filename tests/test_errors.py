@@ -173,3 +173,9 @@ def test_model_with_the_wrong_number_of_features():
 def re_shape(shape: tuple[int, ...]) -> str:
     """A shape as a regex, e.g. (2, 3) -> '\\(2, 3\\)'."""
     return str(shape).replace("(", r"\(").replace(")", r"\)")
+
+
+def test_cross_entropy_on_an_empty_batch():
+    logits = Tensor(np.zeros((0, 3)), requires_grad=True)
+    with pytest.raises(ShapeError, match=r"cross_entropy: .*\(0, 3\).*batch is empty"):
+        nn.cross_entropy(logits, np.zeros(0, dtype=np.int64))
