@@ -1,8 +1,10 @@
 """One epoch of minibatch SGD softmax regression: tinygrad_sm against the same math in numpy.
 
 Synthetic data of Fashion-MNIST's shape (60000 × 784 float32, 10 classes), batch 256, lr 0.1,
-W ~ N(0, 0.01²). Both loops see the same batches in the same order. Prints the time per epoch of
-each (best of --repeat), their ratio, and the memory held after 1 and after 5 epochs.
+W ~ N(0, 0.01²). The engine side is the training command's own loop (`train.train_epoch`); the
+numpy side does the same work by hand (forward, loss and accuracy, (ŷ − y)/n, Xᵀ·g, column sum,
+update) on the same batches in the same order. Prints the time per epoch of each (best of
+--repeat), their ratio, and the memory held after 1 and after 5 epochs.
 
     python benchmarks/bench_epoch.py
 """
@@ -16,8 +18,9 @@ import tracemalloc
 import numpy as np
 
 import tinygrad_sm.nn as nn
-from tinygrad_sm import Tensor
+from tinygrad_sm.data import minibatches
 from tinygrad_sm.optim import SGD
+from tinygrad_sm.train import train_epoch
 
 N, D, C = 60000, 784, 10
 
@@ -30,39 +33,27 @@ def make_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def batches(n: int, batch_size: int, seed: int):
-    order = np.random.default_rng(seed).permutation(n)
-    for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
-
-
-def numpy_epoch(W: np.ndarray, b: np.ndarray, X, y, batch_size, lr, seed) -> float:
-    """The same math written by hand: forward, (ŷ − y)/n, Xᵀ·g, column sum, update."""
-    loss = 0.0
-    for idx in batches(len(X), batch_size, seed):
-        xb, yb = X[idx], y[idx]
-        n = len(idx)
+def numpy_epoch(W: np.ndarray, b: np.ndarray, X, y, batch_size, lr, seed) -> tuple[float, float]:
+    """The same epoch by hand; returns (mean loss, accuracy) like train_epoch."""
+    total_loss, correct = 0.0, 0
+    for xb, yb in minibatches(X, y, batch_size, np.random.default_rng(seed)):
+        n, rows = len(yb), np.arange(len(yb))
         o = xb @ W + b
         shifted = o - o.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         s = e.sum(axis=1, keepdims=True)
-        loss = -np.mean(shifted[np.arange(n), yb] - np.log(s[:, 0]))
+        total_loss += -np.mean(shifted[rows, yb] - np.log(s[:, 0])) * n
+        correct += int(np.count_nonzero(o.argmax(axis=1) == yb))
         g = e / s
-        g[np.arange(n), yb] -= 1
+        g[rows, yb] -= 1
         g /= n
         W -= lr * (xb.T @ g)
         b -= lr * g.sum(axis=0)
-    return float(loss)
+    return total_loss / len(y), correct / len(y)
 
 
-def engine_epoch(model: nn.SoftmaxRegression, opt: SGD, X, y, batch_size, seed) -> float:
-    loss = None
-    for idx in batches(len(X), batch_size, seed):
-        loss = nn.cross_entropy(model(Tensor(X[idx], name="X")), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return loss.item()
+def engine_epoch(model: nn.SoftmaxRegression, opt: SGD, X, y, batch_size, seed) -> tuple[float, float]:
+    return train_epoch(model, opt, X, y, batch_size, np.random.default_rng(seed))
 
 
 def time_epochs(run, repeat: int) -> float:
