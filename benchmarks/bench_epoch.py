@@ -82,7 +82,7 @@ def held_memory(run, epochs: int) -> list[tuple[int, int, int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="timed epochs per side (best is kept)")
+    parser.add_argument("--repeat", type=int, default=7, help="timed epochs per side (best is kept)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=0.1)
     args = parser.parse_args()

@@ -84,8 +84,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, t
     lead = grad.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1)
-    summed = np.sum(grad, axis=axes, keepdims=True) if axes else grad
-    return np.reshape(summed, shape), axes
+    summed = grad.sum(axis=axes, keepdims=True) if axes else grad
+    return summed.reshape(shape), axes
 
 
 @dataclass
@@ -182,6 +182,7 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
             raise ShapeError(f"backward: gradient of shape {grad.shape} given for {label} "
                              f"of shape {root.shape}")
     record = BackwardTrace(root, grad) if trace else None
+    anomaly = _Mode.detect_anomaly
     pending = {id(root): grad}
     for node in reversed(topo_order(root)):
         g = pending.pop(id(node))
@@ -190,7 +191,7 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
         if op is None:
             continue
         inputs = node._inputs
-        needs = tuple(x.requires_grad for x in inputs)
+        needs = [x.requires_grad for x in inputs]
         local = op.backward(g, needs)
         contributions, summed = [], []
         for x, gx, need in zip(inputs, local, needs):
@@ -198,14 +199,14 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
             if not need or gx is None:
                 gx = None
             else:
-                if gx.shape != x.shape:
-                    gx, axes = unbroadcast(gx, x.shape)
-                if gx.dtype != x.dtype:
-                    gx = gx.astype(x.dtype)
-                if _Mode.detect_anomaly:
+                if gx.shape != x.data.shape:
+                    gx, axes = unbroadcast(gx, x.data.shape)
+                if gx.dtype != x.data.dtype:
+                    gx = gx.astype(x.data.dtype)
+                if anomaly:
                     check_finite(op, "backward", gx, inputs)
                 key = id(x)
-                pending[key] = gx if key not in pending else pending[key] + gx
+                pending[key] = pending[key] + gx if key in pending else gx
             contributions.append(gx)
             summed.append(axes)
         if record is not None:

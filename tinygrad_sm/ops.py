@@ -306,9 +306,9 @@ class Transpose(Op):
 
 def _softmax_parts(o: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(o − max, log Σ exp(o − max), ŷ), stably: log ŷ is the first minus the second."""
-    shifted = o - np.max(o, axis=axis, keepdims=True)
+    shifted = o - o.max(axis=axis, keepdims=True)
     e = np.exp(shifted)
-    s = np.sum(e, axis=axis, keepdims=True)
+    s = e.sum(axis=axis, keepdims=True)
     return shifted, np.log(s), e / s
 
 
@@ -373,7 +373,7 @@ class CrossEntropy(Op):
                                  f"got values from {y.min()} to {y.max()}")
             self.indices, self.logy = y, None
             rows = np.arange(n)  # only the true classes' log ŷ is needed
-            total = np.sum(shifted[rows, y]) - np.sum(log_sum)
+            total = shifted[rows, y].sum() - log_sum.sum()
         else:
             if y.shape != o.shape:
                 # a float (n,) target is most likely class indices made with Tensor(list): say so
