@@ -110,6 +110,9 @@ class Step:
         """The rules of the inputs that receive a gradient in this step."""
         return "; ".join(r for r, g in zip(self.rules, self.grad_inputs) if g is not None)
 
+    def __repr__(self) -> str:
+        return f"Step({self.index}, {self.op}: {self.rule})"
+
 
 @dataclass
 class BackwardTrace:
@@ -120,6 +123,9 @@ class BackwardTrace:
 
     def __len__(self) -> int:
         return len(self.steps)
+
+    def __repr__(self) -> str:
+        return f"BackwardTrace({len(self.steps)} steps from {self.root.name or 'the root'})"
 
     def __iter__(self) -> Iterator[Step]:
         return iter(self.steps)

@@ -33,6 +33,9 @@ class Op:
         """Extra settings shown next to the op's name (axis, exponent...)."""
         return ""
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params()})"
+
     def _names(self, inputs: Sequence[str | None], out: str | None) -> dict[str, str]:
         # templates say {a}, {b} for the inputs in order; unnamed ones show the op's letters
         given = list(inputs) + [None] * (len(self.letters) - len(inputs))
