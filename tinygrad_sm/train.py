@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -167,34 +167,24 @@ def write_step_diagrams(model: nn.SoftmaxRegression, X: np.ndarray, y: np.ndarra
 
 # ---- the command ----
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _checked(convert: Callable[[str], Any], expected: str, ok: Callable[[Any], bool],
+             requirement: str) -> Callable[[str], Any]:
+    """An argparse type: convert the text, then check the value, with messages for both."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return value
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+_positive_int = _checked(int, "a whole number", lambda v: v >= 1, "at least 1")
+_positive_float = _checked(float, "a number", lambda v: math.isfinite(v) and v > 0,
+                           "a positive finite number")
+_seed = _checked(int, "a whole number", lambda v: v >= 0, "0 or more")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
