@@ -238,3 +238,21 @@ def test_float32_parameters_get_float32_gradients_from_float64_data():
     (X @ W).sum().backward()
     assert W.grad.dtype == np.float32 and W.grad.shape == (3, 2)
     np.testing.assert_array_equal(W.grad, np.full((3, 2), 4.0))
+
+
+def test_every_grad_is_its_own_writable_array():
+    # an add passes one array to both inputs, a sum passes a read-only broadcast view, and the
+    # caller's seed is the caller's: no .grad may alias another or be read-only
+    a = Tensor(np.ones(3), requires_grad=True)
+    b = Tensor(np.ones(3), requires_grad=True)
+    m = Tensor(np.ones((2, 3)), requires_grad=True)
+    c = a + b + m.sum(axis=0)
+    seed = np.array([1.0, 2.0, 3.0])
+    c.backward(seed)
+    grads = [a.grad, b.grad, m.grad, c.grad]
+    for i, g in enumerate(grads):
+        assert g.flags.writeable and not np.shares_memory(g, seed)
+        assert not any(np.shares_memory(g, other) for other in grads[i + 1:])
+    a.grad *= 0  # in place on one gradient leaves the others alone
+    np.testing.assert_array_equal(b.grad, seed)
+    np.testing.assert_array_equal(m.grad, [seed, seed])

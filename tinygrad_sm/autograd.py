@@ -172,6 +172,7 @@ def rule_texts(node: Tensor) -> tuple[str, ...]:
 def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) -> BackwardTrace | None:
     """Reverse-mode backprop from root; sums every contribution into `.grad` (which accumulates)."""
     label = f"tensor {root.name!r}" if root.name else "this tensor"
+    seed_given = grad is not None
     if not root.requires_grad:
         raise RuntimeError(f"backward: {label} does not require grad, so there is no graph to "
                            "backpropagate through (create leaves with requires_grad=True)")
@@ -190,9 +191,18 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
     record = BackwardTrace(root, grad) if trace else None
     anomaly = _Mode.detect_anomaly
     pending = {id(root): grad}
+    # ids of arrays that a .grad may not take as they are: already some tensor's .grad (an add
+    # passes one array to both inputs), or the caller's own gradient array
+    taken = {id(grad)} if seed_given else set()
     for node in reversed(topo_order(root)):
         g = pending.pop(id(node))
-        node.grad = g.copy() if node.grad is None else node.grad + g
+        if node.grad is not None:
+            node.grad = node.grad + g
+        elif id(g) in taken or not (g.flags.owndata and g.flags.writeable):
+            node.grad = g.copy()  # views (broadcasts, reshapes) and shared arrays get their own
+        else:
+            node.grad = g
+        taken.add(id(node.grad))
         op = node._op
         if op is None:
             continue

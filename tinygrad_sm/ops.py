@@ -368,15 +368,15 @@ class CrossEntropy(Op):
             raise ValueError("the batch is empty: a mean over no examples is undefined")
         shifted, log_sum, self.probs = _softmax_parts(o, -1)
         self.n = n
-        if np.issubdtype(y.dtype, np.integer):
+        if y.dtype.kind in "iu":  # integer: class indices
             if y.shape != (n,):
                 raise ValueError(f"class-index target must have shape ({n},), got {y.shape}")
             if n and (y.min() < 0 or y.max() >= o.shape[1]):
                 raise ValueError(f"class indices must lie in [0, {o.shape[1]}), "
                                  f"got values from {y.min()} to {y.max()}")
-            self.indices, self.logy = y, None
-            rows = np.arange(n)  # only the true classes' log ŷ is needed
-            total = shifted[rows, y].sum() - log_sum.sum()
+            self.indices, self.logy, self.rows = y, None, np.arange(n)
+            # only the true classes' log ŷ is needed
+            total = shifted[self.rows, y].sum() - log_sum.sum()
         else:
             if y.shape != o.shape:
                 # a float (n,) target is most likely class indices made with Tensor(list): say so
@@ -393,7 +393,7 @@ class CrossEntropy(Op):
         if needs[0]:
             go = self.probs.copy()
             if self.indices is not None:
-                go[np.arange(self.n), self.indices] -= 1
+                go[self.rows, self.indices] -= 1
             else:  # exact for any target; ŷ − y when each row of y sums to 1
                 go *= np.sum(self.target, axis=1, keepdims=True)
                 go -= self.target
