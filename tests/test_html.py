@@ -101,3 +101,29 @@ def test_browser_clamps_the_step_and_writes_it_back_to_the_address(page, tmp_pat
     done = chromium("--dump-dom", f"{probe.as_uri()}#step=9", tmp_path=tmp_path)
     body = re.search(r"<body[^>]*>", done.stdout.decode("utf-8")).group(0)
     assert 'data-step="2"' in body and 'data-hash="#step=2"' in body
+
+
+@needs_chromium
+def test_keys_buttons_and_slider_move_between_steps(page, tmp_path):
+    path, _ = page
+    # the page's own controls, driven in the browser; each move's step is logged on <body>
+    driver = """<script>
+    const log = [];
+    const key = (k) => document.dispatchEvent(new KeyboardEvent("keydown", {key: k}));
+    key("ArrowRight"); log.push(document.body.dataset.step);
+    key("ArrowRight"); log.push(document.body.dataset.step);
+    key("ArrowRight"); log.push(document.body.dataset.step);      // stays on the last step
+    document.getElementById("prev").click(); log.push(document.body.dataset.step);
+    key("ArrowLeft"); log.push(document.body.dataset.step);
+    document.getElementById("next").click(); log.push(document.body.dataset.step);
+    const s = document.getElementById("slider"); s.value = 2;
+    s.dispatchEvent(new Event("input")); log.push(document.body.dataset.step);
+    document.body.dataset.log = log.join(",");
+    document.body.dataset.hash = location.hash;
+    </script></body>"""
+    probe = tmp_path / "drive.html"
+    probe.write_text(path.read_text(encoding="utf-8").replace("</body>", driver), encoding="utf-8")
+    done = chromium("--dump-dom", probe.as_uri(), tmp_path=tmp_path)
+    body = re.search(r"<body[^>]*>", done.stdout.decode("utf-8")).group(0)
+    assert 'data-log="1,2,2,1,0,1,2"' in body
+    assert 'data-hash="#step=2"' in body
