@@ -16,6 +16,11 @@ def softmax(o: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def closed_form_delta(o: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """∂L/∂o for mean cross-entropy, computed without the engine: (softmax(o) − onehot(y)) / n."""
+    return (softmax(o) - np.eye(o.shape[1])[labels]) / len(labels)
+
+
 @pytest.fixture
 def regression():
     """Softmax regression on 2 samples, 3 features, 3 classes, float64, traced."""
@@ -39,10 +44,12 @@ def test_steps_follow_backprop_order_with_their_tensors(regression):
     assert [s.output for s in trace] == [r["L"], r["o"], r["XW"]]
     assert trace[1].inputs == (r["XW"], r["b"]) and trace[2].inputs == (r["X"], r["W"])
     assert trace[0].inputs[1].name == "y"
-    # ∂L/∂L = 1 is the seed; each later step receives what the earlier one passed back
+    # ∂L/∂L = 1 is the seed; each later step receives the gradient of its output, checked
+    # against the closed form (not against the trace's own arrays, which may be the same object)
     assert trace[0].grad_output == 1.0 and np.array_equal(trace.seed, np.ones(()))
-    np.testing.assert_array_equal(trace[1].grad_output, trace[0].grad_inputs[0])
-    np.testing.assert_array_equal(trace[2].grad_output, trace[1].grad_inputs[0])
+    delta = closed_form_delta(r["o"].data, r["labels"])
+    np.testing.assert_allclose(trace[1].grad_output, delta, atol=1e-12)   # ∂L/∂o
+    np.testing.assert_allclose(trace[2].grad_output, delta, atol=1e-12)   # ∂L/∂XW = ∂L/∂o
     # data needs no gradient, so none is computed
     assert trace[0].grad_inputs[1] is None and trace[2].grad_inputs[0] is None
     for step in trace:
@@ -61,8 +68,7 @@ def test_rule_text_comes_from_the_op_with_names_filled_in(regression):
 
 def test_gradients_match_the_closed_form(regression):
     r = regression
-    n = len(r["labels"])
-    delta = (softmax(r["o"].data) - np.eye(3)[r["labels"]]) / n
+    delta = closed_form_delta(r["o"].data, r["labels"])
     np.testing.assert_allclose(r["trace"][0].grad_inputs[0], delta, atol=1e-12)
     np.testing.assert_allclose(r["W"].grad, r["X"].data.T @ delta, atol=1e-12)
     np.testing.assert_allclose(r["b"].grad, delta.sum(axis=0), atol=1e-12)
@@ -79,12 +85,16 @@ def test_undone_broadcast_is_recorded_as_a_column_sum(regression):
 
 
 def test_contributions_sum_to_grad(regression):
-    trace = regression["trace"]
-    for name in ("W", "b", "o", "XW"):
-        t = regression[name]
+    r = regression
+    trace = r["trace"]
+    delta = closed_form_delta(r["o"].data, r["labels"])
+    expected = {"W": r["X"].data.T @ delta, "b": delta.sum(axis=0), "o": delta, "XW": delta}
+    for name, want in expected.items():
+        t = r[name]
         terms = trace.contributions(t)
         assert len(terms) == 1
-        np.testing.assert_allclose(sum(g for _, _, g in terms), t.grad)
+        np.testing.assert_allclose(sum(g for _, _, g in terms), want, atol=1e-12)
+        np.testing.assert_allclose(t.grad, want, atol=1e-12)
     assert trace.contributions(regression["X"]) == []
     assert trace.accumulated() == []
 
