@@ -170,7 +170,9 @@ def test_reshape_forward_and_gradcheck(shape, target, leaf):
 
 
 @pytest.mark.parametrize("shape,axes", [((2, 3), ()), ((5,), ()), ((2, 3, 4), ()),
-                                        ((2, 3, 4), (1, 2, 0)), ((2, 3, 4), (0, 2, 1))])
+                                        ((2, 3, 4), (1, 2, 0)), ((2, 3, 4), (0, 2, 1)),
+                                        ((2, 3, 4), (0, -1, 1)), ((2, 3, 4), (1, -1, 0)),
+                                        ((2, 3, 4), (-1, 0, 1))])
 def test_transpose_forward_and_gradcheck(shape, axes, leaf):
     x = leaf(shape)
     fn = lambda t: t.transpose(*axes)  # noqa: E731

@@ -16,6 +16,10 @@ import numpy as np
 Grads = tuple["np.ndarray | None", ...]
 
 
+class InputError(ValueError):
+    """A value an op cannot take (a class index out of range); shape problems are ShapeError."""
+
+
 class Op:
     name: str = "op"
     formula: str = ""                 # the forward, as shown in an op node
@@ -261,8 +265,10 @@ class Max(_Reduction):
 
     def forward(self, a):
         self.a = a
-        self.out = np.max(a, axis=self.axis, keepdims=True)
-        return self.out if self.keepdims else np.max(a, axis=self.axis)
+        self.out = a.max(axis=self.axis, keepdims=True)
+        if self.keepdims:
+            return self.out
+        return self.out.reshape(()) if self.axis is None else np.squeeze(self.out, axis=self.axis)
 
     def backward(self, g, needs):
         winners = (self.a == self.out).astype(self.a.dtype)
@@ -299,10 +305,13 @@ class Transpose(Op):
         return "" if self.axes is None else f"axes={self.axes}"
 
     def forward(self, a):
-        return np.transpose(a, self.axes)
+        out = np.transpose(a, self.axes)
+        # the inverse permutation; axes may be negative, so normalise them first
+        self.inverse = None if self.axes is None else np.argsort([ax % a.ndim for ax in self.axes])
+        return out
 
     def backward(self, g, needs):
-        return (np.transpose(g, None if self.axes is None else np.argsort(self.axes)),)
+        return (np.transpose(g, self.inverse),)
 
 
 # ---- softmax family: fused, stable (the max is subtracted and is a constant for the gradient) ----
@@ -371,8 +380,8 @@ class CrossEntropy(Op):
         if y.dtype.kind in "iu":  # integer: class indices
             if y.shape != (n,):
                 raise ValueError(f"class-index target must have shape ({n},), got {y.shape}")
-            if n and (y.min() < 0 or y.max() >= o.shape[1]):
-                raise ValueError(f"class indices must lie in [0, {o.shape[1]}), "
+            if y.min() < 0 or y.max() >= o.shape[1]:
+                raise InputError(f"class indices must lie in [0, {o.shape[1]}), "
                                  f"got values from {y.min()} to {y.max()}")
             self.indices, self.logy, self.rows = y, None, np.arange(n)
             # only the true classes' log ŷ is needed
