@@ -10,10 +10,11 @@ from .tensor import Tensor
 
 
 def _as_target(target: Any) -> Tensor:
+    """Wrap numpy or list targets; class indices keep their integer dtype."""
     if isinstance(target, Tensor):
         return target
     array = np.asarray(target)
-    return Tensor(array if array.dtype.kind in "iuf" else target, name="y")
+    return Tensor(array if array.dtype.kind in "iu" else target, name="y")
 
 
 def cross_entropy(logits: Tensor, target: Any) -> Tensor:
@@ -22,10 +23,7 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
     target: class indices (numpy ints or an integer Tensor, shape (n,)) or a probability
     matrix of the logits' shape. The gradient with respect to the logits is (ŷ − y)/n.
     """
-    target = _as_target(target)
-    if target.name is None:
-        target.name = "y"
-    return Tensor._apply(ops.CrossEntropy(), logits, target)
+    return Tensor._apply(ops.CrossEntropy(), logits, _as_target(target))
 
 
 def mse_loss(pred: Tensor, target: Any) -> Tensor:

@@ -54,7 +54,9 @@ class Tensor:
         try:
             # asarray: numpy returns scalars (np.float64), not 0-d arrays, for full reductions
             data = np.asarray(op.forward(*(x.data for x in inputs)))
-        except ValueError as e:
+        except ops.InputError as e:
+            raise ops.InputError(f"{op.name}: {e}") from None
+        except ValueError as e:  # numpy's broadcasting errors and the ops' shape checks
             shapes = " and ".join(str(x.shape) for x in inputs)
             raise ShapeError(f"{op.name}: cannot apply to shape{'s' if len(inputs) > 1 else ''} "
                              f"{shapes}: {e}") from None
