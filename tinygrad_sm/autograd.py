@@ -76,12 +76,17 @@ def topo_order(root: Tensor, only_grad: bool = True) -> list[Tensor]:
     return order
 
 
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...]]:
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
+                who: str = "unbroadcast") -> tuple[np.ndarray, tuple[int, ...]]:
     """Sum a gradient back to the shape of the input that broadcasting stretched.
 
-    Returns the summed gradient and the axes (of `grad`) that were summed.
+    Returns the summed gradient and the axes (of `grad`) that were summed. A gradient that
+    broadcasting cannot explain means the op's backward is wrong: that is an error, never a reshape.
     """
     lead = grad.ndim - len(shape)
+    if lead < 0 or any(size not in (1, g) for size, g in zip(shape, grad.shape[lead:])):
+        raise RuntimeError(f"{who}: backward gave a gradient of shape {grad.shape} for an input of "
+                           f"shape {shape}, which broadcasting cannot produce (a bug in the op)")
     axes = tuple(range(lead)) + tuple(
         lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1)
     summed = grad.sum(axis=axes, keepdims=True) if axes else grad
@@ -169,6 +174,10 @@ def rule_texts(node: Tensor) -> tuple[str, ...]:
     return tuple(node._op.rule(i, names, node.name) for i in range(len(node._inputs)))
 
 
+def _copies(arrays, needed) -> tuple[np.ndarray | None, ...]:
+    return tuple(a.copy() if a is not None and n else None for a, n in zip(arrays, needed))
+
+
 def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) -> BackwardTrace | None:
     """Reverse-mode backprop from root; sums every contribution into `.grad` (which accumulates)."""
     label = f"tensor {root.name!r}" if root.name else "this tensor"
@@ -183,7 +192,7 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
                                f"backward(grad) with a gradient of shape {root.shape}")
         grad = np.ones_like(root.data)
     else:
-        grad = np.asarray(grad.data if hasattr(grad, "_op") else grad, dtype=root.dtype)
+        grad = np.asarray(grad.data if isinstance(grad, type(root)) else grad, dtype=root.dtype)
         if grad.shape != root.shape:
             from .tensor import ShapeError
             raise ShapeError(f"backward: gradient of shape {grad.shape} given for {label} "
@@ -216,7 +225,7 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
                 gx = None
             else:
                 if gx.shape != x.data.shape:
-                    gx, axes = unbroadcast(gx, x.data.shape)
+                    gx, axes = unbroadcast(gx, x.data.shape, op.name)
                 if gx.dtype != x.data.dtype:
                     gx = gx.astype(x.data.dtype)
                 if anomaly:
@@ -225,8 +234,8 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
                 pending[key] = pending[key] + gx if key in pending else gx
             contributions.append(gx)
             summed.append(axes)
-        if record is not None:
-            local = tuple(gx if need else None for gx, need in zip(local, needs))
-            record.steps.append(Step(len(record.steps), op, node, g, inputs, tuple(contributions),
-                                     local, tuple(summed), rule_texts(node)))
+        if record is not None:  # copies: later changes to a .grad must not rewrite the record
+            record.steps.append(Step(len(record.steps), op, node, g.copy(), inputs,
+                                     _copies(contributions, needs), _copies(local, needs),
+                                     tuple(summed), rule_texts(node)))
     return record
