@@ -259,6 +259,22 @@ def test_graphviz_packages_own_rendering_works_through_the_dot_shim(pure_only, t
     png_size(Path(out).read_bytes())
 
 
+def test_unwritable_cache_reuses_one_fixed_shim_folder_in_the_temp_dir(pure_only, tmp_path, monkeypatch):
+    import tempfile
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))          # makedirs under it fails
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    first = viz.install_dot_shim()
+    second = viz.install_dot_shim()
+    assert first == second == str(tmp_path / "tmp" / f"tinygrad_sm-dot-{os.getuid()}")
+    assert os.listdir(tmp_path / "tmp") == [os.path.basename(first)]   # no second folder
+    assert sorted(os.listdir(first)) == ["dot"]                         # no leftover .tmp file
+    assert os.stat(first).st_mode & 0o777 == 0o700
+    assert "graphviz-pure" in (Path(first) / "dot").read_text()
+
+
 def test_no_renderer_gives_a_clear_error_and_still_writes_the_source(tmp_path, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import os
+import pathlib
 import shutil
 import subprocess
 import sysconfig
@@ -88,6 +89,32 @@ def _default_shim_dir() -> str:
     return os.path.join(cache, "tinygrad_sm", "dot-shim")
 
 
+def _fallback_shim_dir() -> str:
+    """One fixed folder per user in the temp directory, for when the cache is not writable
+    (a fixed name, so repeated imports reuse it instead of leaving a new folder each time)."""
+    return os.path.join(tempfile.gettempdir(), f"tinygrad_sm-dot-{os.getuid()}")
+
+
+def _make_private_dir(directory: str) -> None:
+    """Create directory (mode 0700) or accept an existing one only if it is ours and not
+    writable by others: the shared temp folder must not let another user plant our `dot`."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    info = os.stat(directory)
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise PermissionError(f"{directory} is not a private folder of this user")
+
+
+def _write_script(directory: str, script: str) -> None:
+    """directory/dot holds script afterwards (written then renamed: safe between processes)."""
+    target = pathlib.Path(directory, "dot")
+    if target.exists() and target.read_text() == script:
+        return
+    partial = target.with_name(f"dot.{os.getpid()}.tmp")
+    partial.write_text(script)
+    partial.chmod(0o755)
+    os.replace(partial, target)
+
+
 def install_dot_shim() -> str | None:
     """Make `dot` on PATH run graphviz-pure when there is no system dot; returns the directory.
 
@@ -100,17 +127,13 @@ def install_dot_shim() -> str | None:
     if os.name != "posix" or renderer is None or renderer.name == "dot":
         return None
     script = f"#!/bin/sh\nexec {_sh_quote(renderer.path)} -q \"$@\"\n"
-    for directory in (_default_shim_dir(), None):
+    for directory, private in ((_default_shim_dir(), False), (_fallback_shim_dir(), True)):
         try:
-            directory = directory or tempfile.mkdtemp(prefix="tinygrad_sm-dot-")
-            os.makedirs(directory, exist_ok=True)
-            target = os.path.join(directory, "dot")
-            if not os.path.exists(target) or open(target).read() != script:
-                partial = f"{target}.{os.getpid()}.tmp"  # write then rename: safe between processes
-                with open(partial, "w") as f:
-                    f.write(script)
-                os.chmod(partial, 0o755)
-                os.replace(partial, target)
+            if private:
+                _make_private_dir(directory)
+            else:
+                os.makedirs(directory, exist_ok=True)
+            _write_script(directory, script)
             break
         except OSError:
             continue
