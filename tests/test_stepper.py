@@ -87,6 +87,20 @@ def test_the_problem_is_fixed_by_the_seed(seed):
     np.testing.assert_allclose(a.model.b.grad, bias, atol=1e-12)
 
 
+@pytest.mark.parametrize("option, message", [
+    (["--seed", "-1"], "argument --seed: must be 0 or more, got -1"),
+    (["--seed", "one"], "argument --seed: expected a whole number, got 'one'"),
+])
+def test_bad_seed_exits_2_with_a_message(option, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["step", "--no-pause", *option])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err
+    assert "tinygrad-sm step" in captured.err                    # the usage line names the command
+    assert captured.out == ""                                    # nothing ran
+
+
 def test_command_line_entry_point():
     done = subprocess.run([sys.executable, "-m", "tinygrad_sm", "step", "--no-pause"],
                           capture_output=True, text=True, encoding="utf-8", timeout=60)

@@ -4,12 +4,36 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
+from typing import Any, Callable
 
 COMMANDS = {
     "train": "tinygrad_sm.train",    # softmax regression end to end
     "step": "tinygrad_sm.stepper",   # step through one backward pass
 }
+
+
+# ---- argparse types shared by the subcommands: a bad value exits 2 with a message ----
+
+def checked(convert: Callable[[str], Any], expected: str, ok: Callable[[Any], bool],
+            requirement: str) -> Callable[[str], Any]:
+    """An argparse type: convert the text, then check the value, with messages for both."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return value
+    return parse
+
+
+positive_int = checked(int, "a whole number", lambda v: v >= 1, "at least 1")
+positive_float = checked(float, "a number", lambda v: math.isfinite(v) and v > 0,
+                         "a positive finite number")
+seed_number = checked(int, "a whole number", lambda v: v >= 0, "0 or more")  # numpy's seeds
 
 
 def main(argv: list[str] | None = None) -> int:

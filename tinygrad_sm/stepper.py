@@ -14,6 +14,7 @@ import numpy as np
 
 from . import nn
 from .autograd import no_grad
+from .cli import seed_number
 from .tensor import Tensor
 from .trace_table import format_value, legend, summed_note, tensor_labels
 
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print every step without waiting for Enter (also when stdin is not a terminal)")
     parser.add_argument("--html", metavar="PATH",
                         help="also write the HTML stepper (diagram per step, ←/→ keys) to PATH")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the data and weights (default 0)")
+    parser.add_argument("--seed", type=seed_number, metavar="S", default=0, help="seed for the data and weights (default 0)")
 
 
 class TinyProblem:

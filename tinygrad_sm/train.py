@@ -14,12 +14,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from . import nn
 from .autograd import no_grad
+from .cli import positive_float, positive_int, seed_number
 from .data import (FASHION_MNIST_CLASSES, DataError, Split, load_digits, load_fashion_mnist,
                    load_mnist, minibatches)
 from .optim import SGD
@@ -167,26 +168,6 @@ def write_step_diagrams(model: nn.SoftmaxRegression, X: np.ndarray, y: np.ndarra
 
 # ---- the command ----
 
-def _checked(convert: Callable[[str], Any], expected: str, ok: Callable[[Any], bool],
-             requirement: str) -> Callable[[str], Any]:
-    """An argparse type: convert the text, then check the value, with messages for both."""
-    def parse(text: str):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if not ok(value):
-            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
-        return value
-    return parse
-
-
-_positive_int = _checked(int, "a whole number", lambda v: v >= 1, "at least 1")
-_positive_float = _checked(float, "a number", lambda v: math.isfinite(v) and v > 0,
-                           "a positive finite number")
-_seed = _checked(int, "a whole number", lambda v: v >= 0, "0 or more")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     def default(attr: str) -> str:
         return ", ".join(f"{getattr(spec, attr)} for {name}" for name, spec in DATASETS.items())
@@ -196,13 +177,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR", default=None,
                         help="folder of the IDX files (mnist: required; fashion-mnist: default "
                              "/usr/share/datasets/fashion-mnist, then ~/.cache/tinygrad_sm/fashion-mnist)")
-    parser.add_argument("--epochs", type=_positive_int, metavar="N", default=None,
+    parser.add_argument("--epochs", type=positive_int, metavar="N", default=None,
                         help=f"passes over the training set (default: {default('epochs')})")
-    parser.add_argument("--lr", type=_positive_float, metavar="LR", default=None,
+    parser.add_argument("--lr", type=positive_float, metavar="LR", default=None,
                         help=f"learning rate (default: {default('lr')})")
-    parser.add_argument("--batch-size", type=_positive_int, metavar="B", default=None,
+    parser.add_argument("--batch-size", type=positive_int, metavar="B", default=None,
                         help=f"minibatch size (default: {default('batch_size')})")
-    parser.add_argument("--seed", type=_seed, metavar="S", default=0,
+    parser.add_argument("--seed", type=seed_number, metavar="S", default=0,
                         help="seed of the initial weights and the batch order (default: 0)")
     parser.add_argument("--out", metavar="DIR", default="out",
                         help="folder for metrics.json and the figures (default: ./out)")
