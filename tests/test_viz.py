@@ -162,6 +162,15 @@ def test_step_needs_a_trace_and_a_valid_index():
     assert viz.draw(L, trace=trace, step=-1).source == viz.draw(L, trace=trace, step=3).source
 
 
+def test_a_trace_of_another_graph_is_refused():
+    L, _, trace = diamond()
+    other, _, _ = diamond()                                   # same shape and names, other tensors
+    for step in (None, 1):
+        with pytest.raises(ValueError, match="trace is of another graph"):
+            viz.draw(other, trace=trace, step=step)
+    assert "step 1" in viz.draw(L, trace=trace, step=1).source   # its own root is fine
+
+
 def test_same_graph_gives_the_same_dot_source():
     first, second = regression(), regression()
     assert viz.draw(first[0]).source == viz.draw(second[0]).source
@@ -294,6 +303,18 @@ def test_no_renderer_gives_a_clear_error_and_still_writes_the_source(tmp_path, m
 def test_render_rejects_unknown_formats(tmp_path):
     with pytest.raises(ValueError, match=r"\.svg or \.png"):
         viz.render(viz.draw(diamond()[0]), tmp_path / "g.pdf")
+
+
+def test_render_refuses_a_suffix_that_disagrees_with_the_format(tmp_path):
+    graph = viz.draw(diamond()[0])
+    for name, format in (("q.svg", "png"), ("q.png", "svg"), ("q.PNG", "svg")):
+        with pytest.raises(ValueError, match="make the suffix and the format agree"):
+            viz.render(graph, tmp_path / name, format=format)
+    assert list(tmp_path.iterdir()) == []                     # nothing written, not even the .gv
+    # an unknown or missing suffix takes the format as given
+    path = viz.render(graph, tmp_path / "q.image", format="svg")
+    assert "<svg" in Path(path).read_text(encoding="utf-8")
+    assert viz.render(graph, tmp_path / "r.SVG", format="svg").endswith("r.SVG")
 
 
 def test_render_frames_writes_one_numbered_image_per_step(tmp_path):

@@ -242,6 +242,10 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
     contribution along each of its edges). highlight=W: the path from root to W in red, with
     ∂L/∂W shown at W.
     """
+    if trace is not None and trace.root is not root:
+        # the steps would be matched to tensors by identity: another graph's trace gives wrong frames
+        raise ValueError("draw: the trace is of another graph (trace.root is not the root being "
+                         "drawn); pass the tensor it was traced from: draw(trace.root, trace=trace)")
     if step is not None:
         if trace is None:
             raise ValueError("draw: step=k needs the trace (draw(root, trace=trace, step=k))")
@@ -382,10 +386,14 @@ def render(graph: graphviz.Digraph | graphviz.Source | str, path: str | os.PathL
     """
     path = os.fspath(path)
     stem, suffix = os.path.splitext(path)
-    format = (format or suffix.lstrip(".")).lower()
+    from_suffix = suffix.lstrip(".").lower()
+    format = (format or from_suffix).lower()
     if format not in FORMATS:
         raise ValueError(f"render: cannot tell the image format of {path!r}; "
                          f"give a path ending in .svg or .png, or format='svg'/'png'")
+    if from_suffix in FORMATS and from_suffix != format:
+        raise ValueError(f"render: {path!r} ends in .{from_suffix} but format={format!r}; "
+                         f"make the suffix and the format agree")
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)
