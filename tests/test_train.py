@@ -17,7 +17,8 @@ import tinygrad_sm.nn as nn
 from tinygrad_sm.cli import main
 from tinygrad_sm.data import Split, load_digits, load_fashion_mnist, minibatches
 from tinygrad_sm.optim import SGD
-from tinygrad_sm.train import (DATASETS, accuracy, confusion_matrix, fit, predict, train_epoch)
+from tinygrad_sm.train import (DATASETS, accuracy, confusion_matrix, fit, predict, train_epoch,
+                               write_step_diagrams)
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -126,6 +127,31 @@ def test_two_epochs_on_real_fashion_mnist():
     assert 0.5 < history.train_loss[1] < history.train_loss[0] < 0.9
 
 
+def test_step_diagrams_leave_the_model_untouched(digits, tmp_path):
+    model = nn.SoftmaxRegression(64, 10, seed=2)
+    model.b.data[...] = np.arange(10) / 100           # not all zeros, so the copy is visible
+    W, b = model.W.data.copy(), model.b.data.copy()
+    W_array, b_array = model.W.data, model.b.data
+    files = write_step_diagrams(model, digits.X_train[:4], digits.y_train[:4], tmp_path)
+    assert sorted(files) == ["backprop.html", "graph.gv", "graph.svg"]
+    assert all(path.is_file() for path in files.values())
+    # same arrays, same values, no gradient, still leaves
+    assert model.W.data is W_array and model.b.data is b_array
+    np.testing.assert_array_equal(model.W.data, W)
+    np.testing.assert_array_equal(model.b.data, b)
+    assert model.W.grad is None and model.b.grad is None and model.W.op is None
+    # the diagram shows the model's own starting values, and ∂L/∂b computed from them
+    o = digits.X_train[:4] @ W + b
+    probs = np.exp(o - o.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    grad_b = ((probs - np.eye(10)[digits.y_train[:4]]) / 4).sum(axis=0)
+    graph_source = (tmp_path / "graph.gv").read_text(encoding="utf-8")
+    assert "(4, 64)" in graph_source and "(64, 10)" in graph_source
+    assert "(10,): mean 0.045, min 0, max 0.09" in graph_source                 # b
+    assert f"min {grad_b.min():.4g}, max {grad_b.max():.4g}" in graph_source  # ∂L/∂b
+
+
+# ---- the command ----
 # ---- the command ----
 
 def check_png(path: Path) -> np.ndarray:

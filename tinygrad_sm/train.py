@@ -7,6 +7,7 @@ runs without a trace, SGD updates in place; evaluation runs under `no_grad()`. T
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -151,16 +152,17 @@ def write_step_diagrams(model: nn.SoftmaxRegression, X: np.ndarray, y: np.ndarra
                         out: Path) -> dict[str, Path]:
     """graph.svg and backprop.html for one training step of `model` on the batch (X, y).
 
-    The step runs on copies of W and b, so the model itself is left as it was.
+    The step runs on a copy of the model with its own W and b (no gradients yet), so the model
+    itself is left as it was.
     """
     from . import viz  # diagrams are optional for training; imported only here
 
-    W = Tensor(model.W.data.copy(), requires_grad=True, name="W")
-    b = Tensor(model.b.data.copy(), requires_grad=True, name="b")
-    logits = ((Tensor(X, name="X") @ W).named("XW") + b).named("o")
-    loss = nn.cross_entropy(logits, y)
+    step_model = copy.copy(model)
+    step_model.W = Tensor(model.W.data.copy(), requires_grad=True, name="W")
+    step_model.b = Tensor(model.b.data.copy(), requires_grad=True, name="b")
+    loss = nn.cross_entropy(step_model(Tensor(X, name="X")), y)
     trace = loss.backward(trace=True)
-    graph = viz.draw(loss, trace=trace, highlight=W)
+    graph = viz.draw(loss, trace=trace, highlight=step_model.W)
     svg = Path(viz.render(graph, out / "graph.svg"))
     html = Path(trace.save_html(str(out / "backprop.html")))
     return {"graph.svg": svg, "graph.gv": svg.with_suffix(".gv"), "backprop.html": html}
