@@ -1,4 +1,5 @@
-"""SGD: one step is p − lr·∂L/∂p, in place; zero_grad clears; bad learning rates are refused."""
+"""SGD: one step makes p − lr·∂L/∂p a new array (the old one is left alone); zero_grad clears;
+bad learning rates are refused."""
 from __future__ import annotations
 
 import numpy as np

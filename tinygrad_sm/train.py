@@ -1,8 +1,9 @@
 """`tinygrad-sm train`: softmax regression by minibatch SGD, with metrics and figures.
 
 The training loop (`train_epoch`) is the engine's fast path: ops build the graph, `backward()`
-runs without a trace, SGD updates in place; evaluation runs under `no_grad()`. The benchmark
-(benchmarks/bench_epoch.py) can call `train_epoch` to time this very code.
+runs without a trace, SGD gives each parameter a new array p − lr·∂L/∂p (not an in-place
+update, so graphs kept for diagrams keep their values); evaluation runs under `no_grad()`.
+The benchmark (benchmarks/bench_epoch.py) can call `train_epoch` to time this very code.
 """
 from __future__ import annotations
 
