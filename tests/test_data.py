@@ -205,6 +205,22 @@ def test_fashion_mnist_search_path(tmp_path, monkeypatch):
     assert len(load_fashion_mnist().y_train) == 40
 
 
+def test_fashion_mnist_search_skips_an_incomplete_folder(tmp_path, monkeypatch):
+    first, second = tmp_path / "system", tmp_path / "cache"
+    monkeypatch.setattr(data, "fashion_mnist_search_path", lambda: [first, second])
+    write_mnist_folder(first, n_train=40)
+    (first / "t10k-labels-idx1-ubyte.gz").unlink()       # train-images is there, a file is not
+    (first / "train-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataNotFoundError) as error:
+        load_fashion_mnist()
+    message = str(error.value)
+    assert f"looked in {first} and {second}" in message
+    assert f"{first} lacks train-labels-idx1-ubyte, t10k-labels-idx1-ubyte" in message
+    assert "sudo apt-get install dataset-fashion-mnist" in message
+    write_mnist_folder(second, n_train=20)
+    assert len(load_fashion_mnist().y_train) == 20        # the next, complete folder is used
+
+
 def test_default_search_path_documents_debian_then_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert data.fashion_mnist_search_path() == [FASHION_DIR, tmp_path / "tinygrad_sm" / "fashion-mnist"]

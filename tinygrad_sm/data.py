@@ -148,6 +148,12 @@ def _find(directory: Path, stem: str) -> Path:
                             "each optionally .gz)")
 
 
+def _missing_idx_files(directory: Path) -> list[str]:
+    """The MNIST_FILES stems with neither `stem.gz` nor `stem` in directory."""
+    return [stem for stem in MNIST_FILES.values()
+            if not any((directory / (stem + ext)).is_file() for ext in (".gz", ""))]
+
+
 def _load_idx_folder(directory: Path, num_classes: int = 10) -> Split:
     parts = {}
     for key, stem in MNIST_FILES.items():
@@ -197,11 +203,17 @@ def load_fashion_mnist(directory: str | os.PathLike | None = None) -> Split:
     """
     if directory is None:
         candidates = fashion_mnist_search_path()
-        for folder in candidates:
-            if any((folder / (MNIST_FILES["train_images"] + ext)).is_file() for ext in (".gz", "")):
+        incomplete = []
+        for folder in candidates:  # the first folder with all four files wins
+            missing = _missing_idx_files(folder)
+            if not missing:
                 return _load_idx_folder(folder)
+            if len(missing) < len(MNIST_FILES):
+                incomplete.append(f"{folder} lacks {', '.join(missing)}")
+        details = f" ({'; '.join(incomplete)})" if incomplete else ""
         raise DataNotFoundError("Fashion-MNIST not found; looked in "
-                                + " and ".join(str(c) for c in candidates) + ". " + FASHION_MNIST_HOWTO)
+                                + " and ".join(str(c) for c in candidates) + details + ". "
+                                + FASHION_MNIST_HOWTO)
     folder = Path(directory)
     if not folder.is_dir():
         raise DataNotFoundError(f"{folder}: no such folder for Fashion-MNIST. {FASHION_MNIST_HOWTO}")
