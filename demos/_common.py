@@ -24,17 +24,16 @@ if not console.is_terminal:
     console.width = 110  # piped or captured: rich would assume 80 columns and wrap the tables
 
 
-def out_dir_for(name: str, given: str | Path | None) -> Path:
-    """The demo's out folder (default out/demos/NAME/), created if missing."""
-    path = Path(given) if given is not None else Path("out") / "demos" / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def ensure_dir(path: str | Path) -> Path:
+    """path as a Path, created (with its parents) if missing."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def out_dir_for(name: str, given: str | Path | None) -> Path:
+    """The demo's out folder (default out/demos/NAME/), created if missing."""
+    return ensure_dir(given if given is not None else Path("out") / "demos" / name)
 
 
 def main(name: str, title: str, run: Callable[..., dict], report: Callable[[dict], None],

@@ -14,9 +14,11 @@ import numpy as np
 
 import _common as c
 import tinygrad_sm.nn as nn
+from softmax_jacobian import jacobian_by_formula
 from tinygrad_sm import Tensor, no_grad
 from tinygrad_sm.data import load_digits, minibatches
 from tinygrad_sm.optim import SGD
+from tinygrad_sm.train import accuracy
 
 NAME = "cross_entropy_vs_squared_error"
 TITLE = "Cross-entropy vs squared error"
@@ -50,8 +52,7 @@ def formula_gradients(p: float) -> tuple[np.ndarray, np.ndarray]:
     """The note's closed forms: Σᵢ(ŷᵢ − yᵢ)ŷᵢ(δᵢⱼ − ŷⱼ) and ŷ − y."""
     y_hat = Tensor(logits_for(p)).softmax().data
     y = np.eye(CLASSES)[TRUE]
-    jacobian = y_hat[:, None] * (np.eye(CLASSES) - y_hat[None, :])
-    return (y_hat - y) @ jacobian, y_hat - y
+    return (y_hat - y) @ jacobian_by_formula(logits_for(p)), y_hat - y
 
 
 # ---- part 2: training with each loss ----
@@ -65,11 +66,6 @@ def squared_error_loss(logits: Tensor, labels: np.ndarray) -> Tensor:
     """
     target = nn.one_hot(labels, CLASSES, dtype=logits.dtype)
     return nn.mse_loss(logits.softmax(), target) * (CLASSES / 2)
-
-
-def accuracy(model: nn.SoftmaxRegression, X: np.ndarray, y: np.ndarray) -> float:
-    with no_grad():
-        return float(np.mean(np.argmax(model(X).data, axis=1) == y))
 
 
 def train(loss_name: str, data, epochs: int) -> dict:

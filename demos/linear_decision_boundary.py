@@ -78,9 +78,9 @@ def run(out_dir: Path, quick: bool = False) -> dict:
     # Every pair of neighbouring grid points with different classes i, j must straddle line ij.
     cell = float(np.hypot(xs[1] - xs[0], ys[1] - ys[0]))
     distances, straddles = [], []
+    corner = np.stack([gx, gy], -1)  # the (x, y) of every grid point
     for a, b_ in ((regions[:, :-1], regions[:, 1:]), (regions[:-1, :], regions[1:, :])):
         differ = a != b_
-        corner = np.stack([gx, gy], -1)
         pa = corner[: a.shape[0], : a.shape[1]][differ]
         pb = corner[-a.shape[0]:, -a.shape[1]:][differ]
         for point, other, i, j in zip(pa, pb, a[differ], b_[differ]):

@@ -21,20 +21,25 @@ LOGITS = [0.0, 1.0, 2.0, 0.5, -1.0]
 
 
 def jacobian_by_engine(logits) -> tuple[np.ndarray, str]:
-    """J[i, j] = ∂ŷᵢ/∂oⱼ: backward seeded with eᵢ gives row i. Also returns the rule text used."""
+    """J[i, j] = ∂ŷᵢ/∂oⱼ: backward seeded with eᵢ gives row i. Also returns the rule text used.
+
+    The other demos import this (and jacobian_by_formula) rather than keep their own copy.
+    """
     n = len(logits)
     rows, rule = [], ""
     for i in range(n):
         o = Tensor(np.asarray(logits, dtype=np.float64), requires_grad=True, name="o")
-        trace = o.softmax().backward(np.eye(n)[i], trace=True)
-        rule = trace[0].rule
+        trace = o.softmax().backward(np.eye(n)[i], trace=i == 0)  # the rule is the same each time
+        if i == 0:
+            rule = trace[0].rule
         rows.append(o.grad)
     return np.array(rows), rule
 
 
 def jacobian_by_formula(logits) -> np.ndarray:
+    """ŷᵢ(δᵢⱼ − ŷⱼ), with ŷ = softmax(logits) from the engine (float64)."""
     y = Tensor(np.asarray(logits, dtype=np.float64)).softmax().data
-    return y[:, None] * (np.eye(len(y)) - y[None, :])  # ŷᵢ(δᵢⱼ − ŷⱼ)
+    return y[:, None] * (np.eye(len(y)) - y[None, :])
 
 
 def run(out_dir: Path, quick: bool = False) -> dict:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import _common as c
+from softmax_jacobian import jacobian_by_engine, jacobian_by_formula
 from tinygrad_sm import Tensor
 
 NAME = "softmax_vs_hardmax"
@@ -26,22 +27,6 @@ def hardmax(logits) -> np.ndarray:
     """One-hot of the argmax: the decision softmax smooths. Not an op: it has no useful gradient."""
     logits = np.asarray(logits, dtype=np.float64)
     return np.eye(logits.shape[-1])[np.argmax(logits, axis=-1)]
-
-
-def engine_jacobian(logits) -> np.ndarray:
-    """J[i, j] = ∂ŷᵢ/∂oⱼ, one backward per output i."""
-    rows = []
-    for i in range(len(logits)):
-        o = Tensor(np.asarray(logits, dtype=np.float64), requires_grad=True, name="o")
-        o.softmax().backward(np.eye(len(logits))[i])
-        rows.append(o.grad)
-    return np.array(rows)
-
-
-def formula_jacobian(logits) -> np.ndarray:
-    """ŷᵢ(δᵢⱼ − ŷⱼ)."""
-    y = softmax(logits)
-    return np.diag(y) - np.outer(y, y)
 
 
 def finite_difference_jacobian(fn, logits, eps: float = 1e-4) -> np.ndarray:
@@ -65,8 +50,8 @@ def run(out_dir: Path, quick: bool = False) -> dict:
     rng = np.random.default_rng(0)
     points = rng.normal(0.0, 2.0, size=(50 if quick else 500, 3))
     hard = np.array([finite_difference_jacobian(hardmax, p) for p in points])
-    soft_engine = np.array([engine_jacobian(p) for p in points])
-    soft_formula = np.array([formula_jacobian(p) for p in points])
+    soft_engine = np.array([jacobian_by_engine(p)[0] for p in points])  # one backward per output
+    soft_formula = np.array([jacobian_by_formula(p) for p in points])
     soft_fd = np.array([finite_difference_jacobian(softmax, p) for p in points])
     results["num_points"] = len(points)
     results["hardmax_zero_fraction"] = float(np.mean(np.all(hard == 0, axis=(1, 2))))
@@ -74,7 +59,7 @@ def run(out_dir: Path, quick: bool = False) -> dict:
     results["softmax_min_abs_entry"] = float(np.abs(soft_engine).min())
     results["engine_vs_formula"] = float(np.abs(soft_engine - soft_formula).max())
     results["engine_vs_finite_diff"] = float(np.abs(soft_engine - soft_fd).max())
-    results["jacobian_012"] = engine_jacobian(NOTE_INPUTS[0])
+    results["jacobian_012"] = jacobian_by_engine(NOTE_INPUTS[0])[0]
 
     # Rich get richer: sweep the last logit of [0, 1, t].
     t = np.linspace(-3.0, 6.0, 181 if quick else 451)
