@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import nn
-from .autograd import no_grad
 from .cli import seed_number
 from .tensor import Tensor
 from .trace_table import format_value, legend, summed_note, tensor_labels
@@ -42,23 +41,17 @@ class TinyProblem:
         self.X = Tensor(rng.normal(0.0, 1.0, size=(2, 3)).round(1), name="X")
         self.labels = rng.permutation(3)[:2]   # two different classes
         self.model = nn.SoftmaxRegression(3, 3, seed=seed, dtype=np.float64)
-        with no_grad():
-            self.model.W.data[...] = rng.normal(0.0, 0.5, size=(3, 3)).round(2)
-            self.model.b.data[...] = rng.normal(0.0, 0.2, size=3).round(2)
+        self.model.W.data[...] = rng.normal(0.0, 0.5, size=(3, 3)).round(2)
+        self.model.b.data[...] = rng.normal(0.0, 0.2, size=3).round(2)
         self.o = self.model(self.X)
         self.L = nn.cross_entropy(self.o, self.labels)
-        self.probs = _softmax(self.o.data)
+        self.probs = Tensor(self.o.data).softmax().data  # ŷ by the engine, outside L's graph
         self.onehot = nn.one_hot(self.labels, 3, dtype=np.float64)
 
     def closed_form(self) -> tuple[np.ndarray, np.ndarray]:
         """∂L/∂W = Xᵀ(ŷ − y)/n and ∂L/∂b = column sum of (ŷ − y)/n."""
         delta = (self.probs - self.onehot) / len(self.labels)
         return self.X.data.T @ delta, delta.sum(axis=0)
-
-
-def _softmax(o: np.ndarray) -> np.ndarray:
-    e = np.exp(o - o.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def _matrix_text(a: np.ndarray) -> str:
