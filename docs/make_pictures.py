@@ -39,6 +39,7 @@ def find_chromium() -> str | None:
 
 def screenshot(html: Path, png: Path, chromium: str, step: int = STEPPER_STEP) -> Path:
     """A 1200×480 screenshot of the HTML stepper at `#step=k`, by headless Chromium."""
+    png.unlink(missing_ok=True)  # so that png.exists() below proves Chromium wrote a new one
     with tempfile.TemporaryDirectory() as profile:
         command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
                    f"--screenshot={png}", f"{html.resolve().as_uri()}#step={step}"]

@@ -178,14 +178,33 @@ def test_main_prints_and_writes(name, snippet, tmp_path, capsys):
     assert any(tmp_path.iterdir())
 
 
-def test_make_pictures(tmp_path):
-    """docs/make_pictures.py regenerates the README pictures (stepper.png only with Chromium)."""
+def load_make_pictures():
     import importlib.util
 
     path = DEMOS.parent / "docs" / "make_pictures.py"
     spec = importlib.util.spec_from_file_location("make_pictures", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_a_stale_stepper_png_does_not_pass_for_a_new_screenshot(tmp_path, monkeypatch):
+    import subprocess
+
+    module = load_make_pictures()
+    stale = tmp_path / "stepper.png"
+    stale.write_bytes(b"\x89PNG\r\n\x1a\nan old picture")
+    # a browser that exits 0 but writes nothing
+    monkeypatch.setattr(module.subprocess, "run",
+                        lambda command, **kw: subprocess.CompletedProcess(command, 0, "", ""))
+    with pytest.raises(RuntimeError, match="could not screenshot"):
+        module.screenshot(tmp_path / "page.html", stale, "fake-chromium")
+    assert not stale.exists()
+
+
+def test_make_pictures(tmp_path):
+    """docs/make_pictures.py regenerates the README pictures (stepper.png only with Chromium)."""
+    module = load_make_pictures()
     written = {p.name for p in module.make_pictures(tmp_path, quick=True)}
     assert {"grad_W_graph.svg", "ce_vs_se.png"} <= written
     assert_svg(tmp_path / "grad_W_graph.svg", "∂L/∂W = Xᵀ · ∂L/∂XW")
