@@ -256,7 +256,6 @@ def test_render_svg_and_png_with_the_fallback(pure_only, tmp_path, capfd):
 
 
 def test_graphviz_packages_own_rendering_works_through_the_dot_shim(pure_only, tmp_path):
-    import graphviz
     shim = viz.install_dot_shim()
     assert shim and os.path.exists(os.path.join(shim, "dot"))
     assert os.environ["PATH"].split(os.pathsep)[-1] == shim      # last: a real dot wins
