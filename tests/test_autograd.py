@@ -272,6 +272,8 @@ def test_the_trace_keeps_its_own_copies_of_the_numbers():
                 for s in trace]
     W.grad *= 0
     b.grad *= 0
+    out.grad *= 0  # the root's .grad takes the seed array as it is
+    assert trace.seed == 1.0
     for s, (grad_output, grad_inputs) in zip(trace, recorded):
         np.testing.assert_array_equal(s.grad_output, grad_output)
         for g, kept in zip(s.grad_inputs, grad_inputs):

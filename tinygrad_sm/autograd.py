@@ -197,7 +197,7 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
             from .tensor import ShapeError
             raise ShapeError(f"backward: gradient of shape {grad.shape} given for {label} "
                              f"of shape {root.shape}")
-    record = BackwardTrace(root, grad) if trace else None
+    record = BackwardTrace(root, grad.copy()) if trace else None  # root.grad may take grad
     anomaly = _Mode.detect_anomaly
     pending = {id(root): grad}
     # ids of arrays that a .grad may not take as they are: already some tensor's .grad (an add
