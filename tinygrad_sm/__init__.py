@@ -1,8 +1,9 @@
 """tinygrad_sm: a small autograd engine on numpy that shows every step of backprop."""
-from .autograd import AnomalyError, BackwardTrace, Step, detect_anomaly, no_grad
+from .autograd import AnomalyError, detect_anomaly, no_grad
 from .gradcheck import GradcheckError, gradcheck
-from .ops import InputError
-from .tensor import ShapeError, Tensor
+from .errors import InputError, ShapeError
+from .tensor import Tensor
+from .trace import BackwardTrace, Step
 
 __all__ = ["Tensor", "no_grad", "detect_anomaly", "gradcheck", "BackwardTrace", "Step",
            "ShapeError", "InputError", "GradcheckError", "AnomalyError"]

@@ -7,10 +7,13 @@ kept in a `BackwardTrace` so it can be printed, drawn and stepped through.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
+
+from .errors import ShapeError
+from .graph import topo_order
+from .trace import BackwardTrace, Step
 
 if TYPE_CHECKING:
     from .ops import Op
@@ -53,29 +56,6 @@ def check_finite(op: Op, phase: str, result: np.ndarray, inputs: tuple[Tensor, .
         raise AnomalyError(f"{op.name}: {phase} produced {bad} (input shapes {shapes})")
 
 
-def topo_order(root: Tensor, only_grad: bool = True) -> list[Tensor]:
-    """Tensors in an order where inputs come before the ops that use them (iterative DFS).
-
-    With only_grad, tensors that need no gradient (data such as X and y) are left out.
-    """
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for x in reversed(node._inputs):  # reversed: the first input is visited first
-            if id(x) not in seen and (x.requires_grad or not only_grad):
-                stack.append((x, False))
-    return order
-
-
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
                 who: str = "unbroadcast") -> tuple[np.ndarray, tuple[int, ...]]:
     """Sum a gradient back to the shape of the input that broadcasting stretched.
@@ -91,81 +71,6 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
         lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1)
     summed = grad.sum(axis=axes, keepdims=True) if axes else grad
     return summed.reshape(shape), axes
-
-
-@dataclass
-class Step:
-    """One op node's backward: ∂L/∂output comes in, one contribution per input goes out."""
-    index: int
-    op_node: Op
-    output: Tensor
-    grad_output: np.ndarray
-    inputs: tuple[Tensor, ...]
-    grad_inputs: tuple[np.ndarray | None, ...]     # contributions, in each input's shape
-    local_grads: tuple[np.ndarray | None, ...]     # as the op returned them, before unbroadcast
-    summed_axes: tuple[tuple[int, ...] | None, ...]  # axes unbroadcast summed, per input
-    rules: tuple[str, ...]                          # chain-rule text per input, from the op
-
-    @property
-    def op(self) -> str:
-        return self.op_node.name
-
-    @property
-    def rule(self) -> str:
-        """The rules of the inputs that receive a gradient in this step."""
-        return "; ".join(r for r, g in zip(self.rules, self.grad_inputs) if g is not None)
-
-    def __repr__(self) -> str:
-        return f"Step({self.index}, {self.op}: {self.rule})"
-
-
-@dataclass
-class BackwardTrace:
-    """Every step of one backward pass, in the order backprop visited the op nodes."""
-    root: Tensor
-    seed: np.ndarray
-    steps: list[Step] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.steps)
-
-    def __repr__(self) -> str:
-        return f"BackwardTrace({len(self.steps)} steps from {self.root.name or 'the root'})"
-
-    def __iter__(self) -> Iterator[Step]:
-        return iter(self.steps)
-
-    def __getitem__(self, k: int) -> Step:
-        return self.steps[k]
-
-    def contributions(self, tensor: Tensor) -> list[tuple[Step, int, np.ndarray]]:
-        """(step, input position, contribution) for every edge that passed a gradient to tensor."""
-        return [(s, i, g) for s in self.steps for i, (x, g) in enumerate(zip(s.inputs, s.grad_inputs))
-                if x is tensor and g is not None]
-
-    def accumulated(self) -> list[tuple[Tensor, list[tuple[Step, int, np.ndarray]]]]:
-        """Tensors whose gradient is a sum of several contributions, with the terms."""
-        out, seen = [], set()
-        for s in self.steps:
-            for x in s.inputs:
-                if id(x) not in seen:
-                    seen.add(id(x))
-                    terms = self.contributions(x)
-                    if len(terms) > 1:
-                        out.append((x, terms))
-        return out
-
-    def __str__(self) -> str:
-        from .trace_table import format_trace  # a rich table; kept out of the engine's import
-        return format_trace(self)
-
-    def render_frames(self, directory: str, format: str = "svg") -> list[str]:
-        from .viz import render_frames
-        return render_frames(self, directory, format=format)
-
-    def save_html(self, path: str) -> str:
-        from .html import save_html
-        return save_html(self, path)
 
 
 def rule_texts(node: Tensor) -> tuple[str, ...]:
@@ -194,7 +99,6 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
     else:
         grad = np.asarray(grad.data if isinstance(grad, type(root)) else grad, dtype=root.dtype)
         if grad.shape != root.shape:
-            from .tensor import ShapeError
             raise ShapeError(f"backward: gradient of shape {grad.shape} given for {label} "
                              f"of shape {root.shape}")
     record = BackwardTrace(root, grad.copy()) if trace else None  # root.grad may take grad

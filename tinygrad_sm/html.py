@@ -17,7 +17,7 @@ from . import viz
 from .trace_table import is_small, legend, matrix_rows, summary, summed_note, tensor_labels
 
 if TYPE_CHECKING:
-    from .autograd import BackwardTrace, Step
+    from .trace import BackwardTrace, Step
 
 _esc = html.escape
 

@@ -13,11 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import InputError
+
 Grads = tuple["np.ndarray | None", ...]
-
-
-class InputError(ValueError):
-    """A value an op cannot take (a class index out of range); shape problems are ShapeError."""
 
 
 class Op:

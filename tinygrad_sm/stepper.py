@@ -20,7 +20,7 @@ from .trace_table import format_value, legend, summed_note, tensor_labels
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .autograd import BackwardTrace, Step
+    from .trace import BackwardTrace, Step
 
 HELP = "step through one backward pass of a tiny softmax regression, one chain-rule step per Enter"
 

@@ -7,11 +7,9 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .autograd import BackwardTrace, _Mode, backward, check_finite
-
-
-class ShapeError(ValueError):
-    """Shapes that an op cannot combine; the message names the op and the shapes."""
+from .errors import InputError, ShapeError
+from .autograd import _Mode, backward, check_finite
+from .trace import BackwardTrace
 
 
 def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
@@ -54,8 +52,8 @@ class Tensor:
         try:
             # asarray: numpy returns scalars (np.float64), not 0-d arrays, for full reductions
             data = np.asarray(op.forward(*(x.data for x in inputs)))
-        except ops.InputError as e:
-            raise ops.InputError(f"{op.name}: {e}") from None
+        except InputError as e:
+            raise InputError(f"{op.name}: {e}") from None
         except ValueError as e:  # numpy's broadcasting errors and the ops' shape checks
             shapes = " and ".join(str(x.shape) for x in inputs)
             raise ShapeError(f"{op.name}: cannot apply to shape{'s' if len(inputs) > 1 else ''} "

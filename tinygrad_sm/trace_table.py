@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
-from .autograd import topo_order
+from .graph import topo_order
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from .autograd import BackwardTrace, Step
+    from .trace import BackwardTrace, Step
     from .tensor import Tensor
 
 SMALL = 4  # arrays up to 4 × 4 are shown in full, bigger ones as mean/min/max

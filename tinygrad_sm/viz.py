@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, NamedTuple
 import graphviz
 import numpy as np
 
-from .autograd import rule_texts, topo_order
+from .autograd import rule_texts
+from .graph import topo_order
 from .trace_table import format_value, legend, summed_note, tensor_labels
 
 if TYPE_CHECKING:
-    from .autograd import BackwardTrace, Step
+    from .trace import BackwardTrace, Step
     from .tensor import Tensor
 
 FORMATS = ("svg", "png")
