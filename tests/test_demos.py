@@ -173,6 +173,20 @@ def test_gradient_of_W(tmp_path):
     assert_html_stepper(tmp_path / "backprop.html", "cross_entropy", "matmul")
 
 
+def test_write_your_own_op(tmp_path):
+    r = demo("write_your_own_op").run(tmp_path, quick=True)
+    # the first try is caught: the input, the worst entry (x = 4, where σ ≈ 1) and both values
+    assert r["first_try"] is not None
+    assert "input 0 ('x') of shape (5,), element (4,)" in r["first_try"]
+    assert r["fixed"] is None  # σ(1 − σ) passes
+    assert r["trace_ops"] == ["mean", "sigmoid", "mul"]
+    assert r["rule"] == "∂L/∂z = ∂L/∂σ ⊙ σ ⊙ (1 − σ)"
+    assert r["grad_w"] == pytest.approx(r["grad_w_by_hand"], abs=1e-12)
+    assert r["composed_steps"] > len(r["trace_ops"]) and r["composed_vs_op"] < 1e-12
+    assert_svg(tmp_path / "sigmoid_graph.svg", r["rule"], "sigmoid")
+    assert_html_stepper(tmp_path / "sigmoid_backprop.html", "sigmoid")
+
+
 @pytest.mark.parametrize("name, snippets", [
     ("softmax_vs_hardmax", ["[0.0420, 0.1142, 0.8438]",
                             "That sentence is about max, the value",
@@ -185,6 +199,8 @@ def test_gradient_of_W(tmp_path):
     ("linear_decision_boundary", ["at 100.0% of them"]),
     ("chain_rule_by_hand", ["2.4730819061"]),
     ("gradient_of_W", ["Composed from exp, sum, log: 10 steps"]),
+    ("write_your_own_op", ["analytic gradient 1.2896495 vs central difference 0.023195907",
+                           "gradcheck passes"]),
 ])
 def test_main_prints_and_writes(name, snippets, tmp_path, capsys):
     module = demo(name)
