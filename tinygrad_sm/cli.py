@@ -11,6 +11,7 @@ from typing import Any, Callable
 COMMANDS = {
     "train": "tinygrad_sm.train",    # softmax regression end to end
     "step": "tinygrad_sm.stepper",   # step through one backward pass
+    "demo": "tinygrad_sm.demo",      # list or run the teaching demos
 }
 
 

@@ -1,4 +1,5 @@
-"""`tinygrad-sm train`: softmax regression by minibatch SGD, with metrics and figures.
+"""`tinygrad-sm train`: softmax regression or a one-hidden-layer MLP by minibatch SGD, with
+metrics and figures.
 
 The training loop (`train_epoch`) is the engine's fast path: ops build the graph, `backward()`
 runs without a trace, SGD gives each parameter a new array p − lr·∂L/∂p (not an in-place
@@ -28,7 +29,9 @@ from .data import (FASHION_MNIST_CLASSES, DataError, Split, load_digits, load_fa
 from .optim import SGD
 from .tensor import Tensor
 
-HELP = "train softmax regression (digits, Fashion-MNIST or MNIST) and write metrics and figures"
+HELP = ("train softmax regression or an MLP (digits, Fashion-MNIST or MNIST) and write metrics "
+        "and figures")
+MODELS = ("softmax", "mlp")
 
 DIGIT_NAMES = tuple(str(k) for k in range(10))
 
@@ -69,7 +72,20 @@ def load(name: str, data_dir: str | None = None) -> Split:
 
 # ---- the loop ----
 
-def train_epoch(model: nn.SoftmaxRegression, optimizer: SGD, X: np.ndarray, y: np.ndarray,
+def build_model(name: str, num_inputs: int, num_classes: int, hidden: int = 256,
+                seed: int | None = 0) -> nn.Module:
+    """softmax: O = XW + b. mlp: O = ReLU(XW1 + b1)W2 + b2 (Dive into Deep Learning §4.2).
+
+    Weights N(0, 0.01²) drawn from `seed`, biases 0.
+    """
+    if name == "softmax":
+        return nn.SoftmaxRegression(num_inputs, num_classes, seed=seed)
+    if name == "mlp":
+        return nn.mlp(num_inputs, hidden, num_classes, seed=seed)
+    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+
+
+def train_epoch(model: nn.Module, optimizer: SGD, X: np.ndarray, y: np.ndarray,
                 batch_size: int, rng: np.random.Generator,
                 on_batch: Callable[[], None] | None = None) -> tuple[float, float]:
     """One pass over (X, y) in shuffled minibatches; returns (mean loss, accuracy).
@@ -91,13 +107,13 @@ def train_epoch(model: nn.SoftmaxRegression, optimizer: SGD, X: np.ndarray, y: n
     return total_loss / len(y), correct / len(y)
 
 
-def predict(model: nn.SoftmaxRegression, X: np.ndarray) -> np.ndarray:
+def predict(model: nn.Module, X: np.ndarray) -> np.ndarray:
     """Predicted class of each row of X (int64), without building a graph."""
     with no_grad():
         return model(Tensor(X, name="X")).data.argmax(axis=1)
 
 
-def accuracy(model: nn.SoftmaxRegression, X: np.ndarray, y: np.ndarray) -> float:
+def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(predict(model, X) == y))
 
 
@@ -120,15 +136,17 @@ def fit(split: Split, epochs: int, lr: float, batch_size: int, seed: int = 0,
         num_classes: int | None = None,
         on_epoch_start: Callable[[int, int], Callable[[], None] | None] | None = None,
         on_epoch_end: Callable[[int, History], None] | None = None,
-        ) -> tuple[nn.SoftmaxRegression, History]:
-    """Train a fresh SoftmaxRegression (initialised and shuffled from `seed`) on split.
+        model_name: str = "softmax", hidden: int = 256,
+        ) -> tuple[nn.Module, History]:
+    """Train a fresh model (`build_model`; initialised and shuffled from `seed`) on split.
 
     num_classes defaults to the largest label + 1 (give it when a class may be absent).
 
     on_epoch_start(epoch, batches) may return a per-batch callback (a progress bar);
     on_epoch_end(epoch, history) sees the history so far (to print a line).
     """
-    model = nn.SoftmaxRegression(split.num_features, num_classes or split.num_classes, seed=seed)
+    model = build_model(model_name, split.num_features, num_classes or split.num_classes,
+                        hidden, seed)
     optimizer = SGD(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     history = History()
@@ -147,23 +165,30 @@ def fit(split: Split, epochs: int, lr: float, batch_size: int, seed: int = 0,
     return model, history
 
 
+def first_layer_gradient(model: nn.Module, split: Split, rows: int = 256) -> np.ndarray:
+    """∂L/∂W1 of the trained model on the first `rows` training examples (the model is copied)."""
+    probe = copy.deepcopy(model)
+    probe.zero_grad()
+    nn.cross_entropy(probe(Tensor(split.X_train[:rows], name="X")), split.y_train[:rows]).backward()
+    return probe.named_parameters()["W1"].grad
+
+
 # ---- one step drawn ----
 
-def write_step_diagrams(model: nn.SoftmaxRegression, X: np.ndarray, y: np.ndarray,
+def write_step_diagrams(model: nn.Module, X: np.ndarray, y: np.ndarray,
                         out: Path) -> dict[str, Path]:
     """graph.svg and backprop.html for one training step of `model` on the batch (X, y).
 
-    The step runs on a copy of the model with its own W and b (no gradients yet), so the model
-    itself is left as it was.
+    The step runs on a deep copy of the model without gradients, so the model itself is left as
+    it was. The path to the first parameter (W, or W1 of an MLP) is highlighted.
     """
     from . import viz  # diagrams are optional for training; imported only here
 
-    step_model = copy.copy(model)
-    step_model.W = Tensor(model.W.data.copy(), requires_grad=True, name="W")
-    step_model.b = Tensor(model.b.data.copy(), requires_grad=True, name="b")
+    step_model = copy.deepcopy(model)
+    step_model.zero_grad()
     loss = nn.cross_entropy(step_model(Tensor(X, name="X")), y)
     trace = loss.backward(trace=True)
-    graph = viz.draw(loss, trace=trace, highlight=step_model.W)
+    graph = viz.draw(loss, trace=trace, highlight=step_model.parameters()[0])
     svg = Path(viz.render(graph, out / "graph.svg"))
     html = Path(trace.save_html(str(out / "backprop.html")))
     return {"graph.svg": svg, "graph.gv": svg.with_suffix(".gv"), "backprop.html": html}
@@ -177,6 +202,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--data", choices=list(DATASETS), default="digits",
                         help="data set (default: digits, bundled)")
+    parser.add_argument("--model", choices=MODELS, default="softmax",
+                        help="softmax regression, or an MLP with one ReLU hidden layer "
+                             "(default: softmax)")
+    parser.add_argument("--hidden", type=positive_int, metavar="H", default=256,
+                        help="hidden units of the MLP (default: 256)")
     parser.add_argument("--data-dir", metavar="DIR", default=None,
                         help="folder of the IDX files (mnist: required; fashion-mnist: default "
                              "/usr/share/datasets/fashion-mnist, then ~/.cache/tinygrad_sm/fashion-mnist)")
@@ -224,7 +254,9 @@ def run(args: argparse.Namespace) -> int:
 
     console.print(f"[bold]{args.data}[/]: {len(split.y_train)} training and {len(split.y_test)} "
                   f"test examples, {split.num_features} pixels, {split.num_classes} classes")
-    console.print(f"softmax regression, SGD lr {lr}, batch {batch_size}, {epochs} epochs, seed {args.seed}")
+    described = ("softmax regression" if args.model == "softmax"
+                 else f"MLP ({split.num_features} → {args.hidden} ReLU → {num_classes})")
+    console.print(f"{described}, SGD lr {lr}, batch {batch_size}, {epochs} epochs, seed {args.seed}")
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
@@ -241,12 +273,13 @@ def run(args: argparse.Namespace) -> int:
             progress.console.print(line, soft_wrap=True, markup=False)
 
         model, history = fit(split, epochs, lr, batch_size, args.seed, num_classes,
-                             on_epoch_start, on_epoch_end)
+                             on_epoch_start, on_epoch_end, args.model, args.hidden)
 
     predictions = predict(model, split.X_test)  # for the confusion matrix
     metrics = {
-        "settings": {"data": args.data, "data_dir": args.data_dir, "epochs": epochs, "lr": lr,
-                     "batch_size": batch_size, "seed": args.seed},
+        "settings": {"data": args.data, "data_dir": args.data_dir, "model": args.model,
+                     "hidden": args.hidden if args.model == "mlp" else None,
+                     "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": args.seed},
         "data": {"train_size": len(split.y_train), "test_size": len(split.y_test),
                  "num_features": split.num_features, "num_classes": num_classes},
         "train_loss": history.train_loss,
@@ -265,16 +298,24 @@ def run(args: argparse.Namespace) -> int:
         plots.plot_curves(history.train_loss, history.train_accuracy, history.test_accuracy,
                           out / "curves.png")
         written["curves.png"] = "loss and accuracy by epoch"
-        plots.plot_weights(model.W.data, spec.image_shape, spec.class_names, out / "weights.png")
-        written["weights.png"] = "each class's column of W as an image"
+        if args.model == "softmax":
+            plots.plot_weights(model.W.data, spec.image_shape, spec.class_names, out / "weights.png")
+            written["weights.png"] = "each class's column of W as an image"
+        else:
+            W1 = model.named_parameters()["W1"]
+            plots.plot_first_layer(W1.data, first_layer_gradient(model, split), spec.image_shape,
+                                   out / "weights.png")
+            written["weights.png"] = "W1 and ∂L/∂W1 of five hidden units, as images"
         plots.plot_confusion(confusion_matrix(split.y_test, predictions, num_classes),
                              spec.class_names, out / "confusion.png")
         written["confusion.png"] = "test-set confusion matrix"
         # one step on four training examples, from the same starting weights as the run
-        start_model = nn.SoftmaxRegression(split.num_features, num_classes, seed=args.seed)
+        start_model = build_model(args.model, split.num_features, num_classes, args.hidden,
+                                  args.seed)
         try:
             write_step_diagrams(start_model, split.X_train[:4], split.y_train[:4], out)
-            written["graph.svg"] = "one training step on 4 examples, the path to ∂L/∂W in red"
+            first = start_model.parameters()[0].name
+            written["graph.svg"] = f"one training step on 4 examples, the path to ∂L/∂{first} in red"
             written["graph.gv"] = "its DOT source"
             written["backprop.html"] = "that backward pass, step by step, in a browser"
         except RuntimeError as e:  # no Graphviz renderer: everything else is still useful
