@@ -108,7 +108,7 @@ class Linear(Module):
         if x.ndim != 2 or x.shape[1] != self.W.shape[0]:
             raise ValueError(f"{type(self).__name__}: expected input of shape "
                              f"(n, {self.W.shape[0]}), got {x.shape}")
-        product = (x @ self.W).named(f"{x.name or 'x'}{self.W.name}")  # XW, XW1, H1W2
+        product = (x @ self.W).named(f"{x.name or 'X'}{self.W.name}")  # XW, XW1, H1W2
         return (product + self.b).named(f"o{self.suffix}")
 
 
