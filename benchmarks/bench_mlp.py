@@ -3,12 +3,12 @@
 Dive into Deep Learning §4.2's settings on Fashion-MNIST: one ReLU hidden layer of 256 units,
 weights N(0, 0.01²), biases 0, SGD lr 0.1, batch 256, 10 epochs. Both sides start from the same
 weights (W1 then W2 drawn from one generator seeded with --seed) and see the same batches in the
-same order (`data.minibatches` with a generator seeded the same way). Runs are interleaved
-(engine, numpy, engine, numpy, ...); each prints both test accuracies, their difference and the
-training time (the training passes only, as in metrics.json); at the end, the median of the
-per-run time ratios.
+same order (`data.minibatches` with a generator seeded the same way). Epochs are interleaved
+(an engine epoch, then a numpy epoch, ...), each timed (the training pass only, as in
+metrics.json); it prints both test accuracies after every epoch, the final ones with their
+difference, and the median and range of the per-epoch time ratios.
 
-    python benchmarks/bench_mlp.py                    # Fashion-MNIST, 2 runs
+    python benchmarks/bench_mlp.py                    # Fashion-MNIST, seed 0
     python benchmarks/bench_mlp.py --data digits --epochs 30 --lr 0.5 --batch-size 32
 """
 from __future__ import annotations
@@ -16,26 +16,30 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from typing import Callable
 
 import numpy as np
 
 from tinygrad_sm.data import Split, minibatches
-from tinygrad_sm.train import fit, load
+from tinygrad_sm.optim import SGD
+from tinygrad_sm.train import accuracy, build_model, load, train_epoch
 
 
-def numpy_fit(split: Split, epochs: int, lr: float, batch_size: int, hidden: int,
-              seed: int = 0) -> tuple[dict[str, np.ndarray], list[float], float]:
-    """The MLP by hand: returns (final weights, test accuracy per epoch, seconds of training)."""
-    classes = int(split.y_train.max()) + 1
-    rng = np.random.default_rng(seed)
-    W1 = rng.normal(0.0, 0.01, size=(split.num_features, hidden)).astype(np.float32)
-    W2 = rng.normal(0.0, 0.01, size=(hidden, classes)).astype(np.float32)
-    b1, b2 = np.zeros(hidden, np.float32), np.zeros(classes, np.float32)
-    order = np.random.default_rng(seed)
-    test_accuracy, seconds = [], 0.0
-    for _ in range(epochs):
-        start = time.perf_counter()
-        for X, y in minibatches(split.X_train, split.y_train, batch_size, order):
+class NumpyMLP:
+    """The MLP by hand: the same initial weights as nn.mlp(seed) and the same batch order."""
+
+    def __init__(self, split: Split, hidden: int, seed: int = 0):
+        classes = int(split.y_train.max()) + 1
+        rng = np.random.default_rng(seed)
+        self.split = split
+        self.W1 = rng.normal(0.0, 0.01, size=(split.num_features, hidden)).astype(np.float32)
+        self.W2 = rng.normal(0.0, 0.01, size=(hidden, classes)).astype(np.float32)
+        self.b1, self.b2 = np.zeros(hidden, np.float32), np.zeros(classes, np.float32)
+        self.order = np.random.default_rng(seed)  # the batch order, drawn as train.fit does
+
+    def epoch(self, lr: float, batch_size: int) -> None:
+        W1, b1, W2, b2 = self.W1, self.b1, self.W2, self.b2
+        for X, y in minibatches(self.split.X_train, self.split.y_train, batch_size, self.order):
             n = len(y)
             pre = X @ W1 + b1                       # forward: o1, H1 = ReLU(o1), o2
             H = np.maximum(pre, 0)
@@ -47,10 +51,31 @@ def numpy_fit(split: Split, epochs: int, lr: float, batch_size: int, hidden: int
             gH = (g @ W2.T) * (pre > 0)             # back through W2 and the ReLU
             W2, b2 = W2 - lr * (H.T @ g), b2 - lr * g.sum(axis=0)
             W1, b1 = W1 - lr * (X.T @ gH), b1 - lr * gH.sum(axis=0)
-        seconds += time.perf_counter() - start
-        scores = np.maximum(split.X_test @ W1 + b1, 0) @ W2 + b2
-        test_accuracy.append(float(np.mean(scores.argmax(axis=1) == split.y_test)))
-    return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}, test_accuracy, seconds
+        self.W1, self.b1, self.W2, self.b2 = W1, b1, W2, b2
+
+    def test_accuracy(self) -> float:
+        scores = np.maximum(self.split.X_test @ self.W1 + self.b1, 0) @ self.W2 + self.b2
+        return float(np.mean(scores.argmax(axis=1) == self.split.y_test))
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {"W1": self.W1, "b1": self.b1, "W2": self.W2, "b2": self.b2}
+
+
+def numpy_fit(split: Split, epochs: int, lr: float, batch_size: int, hidden: int,
+              seed: int = 0) -> tuple[dict[str, np.ndarray], list[float]]:
+    """Train the numpy MLP; returns its final weights and the test accuracy after each epoch."""
+    mlp = NumpyMLP(split, hidden, seed)
+    accuracies = []
+    for _ in range(epochs):
+        mlp.epoch(lr, batch_size)
+        accuracies.append(mlp.test_accuracy())
+    return mlp.weights(), accuracies
+
+
+def seconds(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -61,28 +86,32 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
     split = load(args.data)
     print(f"{args.data}: MLP {split.num_features} → {args.hidden} ReLU → 10, lr {args.lr}, "
           f"batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}")
-    ratios = []
-    for run in range(1, args.runs + 1):  # interleaved: engine, then numpy, in every run
-        model, history = fit(split, args.epochs, args.lr, args.batch_size, args.seed,
-                             model_name="mlp", hidden=args.hidden)
-        engine_seconds = sum(history.seconds_per_epoch)
-        weights, numpy_accuracy, numpy_seconds = numpy_fit(split, args.epochs, args.lr,
-                                                           args.batch_size, args.hidden, args.seed)
-        engine_acc, numpy_acc = history.test_accuracy[-1], numpy_accuracy[-1]
-        drift = max(float(np.abs(p.data - weights[name]).max())
-                    for name, p in model.named_parameters().items())
-        ratios.append(engine_seconds / numpy_seconds)
-        print(f"run {run}: test accuracy tinygrad_sm {engine_acc:.4f}, numpy by hand "
-              f"{numpy_acc:.4f} (difference {abs(engine_acc - numpy_acc):.4f}, within 0.005: "
-              f"{'yes' if abs(engine_acc - numpy_acc) <= 0.005 else 'NO'}); training "
-              f"{engine_seconds:.1f} s vs {numpy_seconds:.1f} s, ratio {ratios[-1]:.2f}×; "
-              f"max weight difference {drift:.1e}")
-    print(f"median time ratio over {len(ratios)} runs: {statistics.median(ratios):.2f}× "
+    model = build_model("mlp", split.num_features, 10, args.hidden, args.seed)
+    optimizer = SGD(model.parameters(), lr=args.lr)
+    engine_order = np.random.default_rng(args.seed)  # as train.fit draws it
+    by_hand = NumpyMLP(split, args.hidden, args.seed)
+    engine_times, numpy_times = [], []
+    for epoch in range(1, args.epochs + 1):  # interleaved: an engine epoch, then a numpy epoch
+        engine_times.append(seconds(lambda: train_epoch(
+            model, optimizer, split.X_train, split.y_train, args.batch_size, engine_order)))
+        numpy_times.append(seconds(lambda: by_hand.epoch(args.lr, args.batch_size)))
+        print(f"epoch {epoch:2d}: test accuracy tinygrad_sm "
+              f"{accuracy(model, split.X_test, split.y_test):.4f}, numpy "
+              f"{by_hand.test_accuracy():.4f}; {engine_times[-1]:.2f} s vs {numpy_times[-1]:.2f} s")
+    engine_acc, numpy_acc = accuracy(model, split.X_test, split.y_test), by_hand.test_accuracy()
+    drift = max(float(np.abs(p.data - by_hand.weights()[name]).max())
+                for name, p in model.named_parameters().items())
+    ratios = [e / n for e, n in zip(engine_times, numpy_times)]
+    print(f"final test accuracy: tinygrad_sm {engine_acc:.4f}, numpy by hand {numpy_acc:.4f} "
+          f"(difference {abs(engine_acc - numpy_acc):.4f}, within 0.005: "
+          f"{'yes' if abs(engine_acc - numpy_acc) <= 0.005 else 'NO'}); "
+          f"max weight difference {drift:.1e}")
+    print(f"training time: tinygrad_sm {sum(engine_times):.1f} s, numpy {sum(numpy_times):.1f} s; "
+          f"per-epoch ratio median {statistics.median(ratios):.2f}× "
           f"(range {min(ratios):.2f}–{max(ratios):.2f}×)")
 
 

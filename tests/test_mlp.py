@@ -27,7 +27,7 @@ def digits():
 def test_engine_mlp_matches_the_numpy_loop_by_hand(digits):
     settings = dict(epochs=3, lr=0.5, batch_size=32, seed=4)
     model, history = fit(digits, model_name="mlp", hidden=48, **settings)
-    weights, test_accuracy, _ = numpy_fit(digits, hidden=48, **settings)
+    weights, test_accuracy = numpy_fit(digits, hidden=48, **settings)
     for name, p in model.named_parameters().items():
         np.testing.assert_allclose(p.data, weights[name], atol=1e-5, err_msg=name)
     assert history.test_accuracy == pytest.approx(test_accuracy, abs=0.003)

@@ -34,7 +34,6 @@ class Op:
     out_name: str | None = None       # the name an output gets unless it is given one
     broadcasts: bool = False          # elementwise: gradients come back in the output's shape
 
-
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on tensors (numbers and arrays become constants) and record it in the graph.
