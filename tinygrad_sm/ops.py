@@ -25,7 +25,8 @@ class Op:
     output array (keep on `self` what backward needs) and `backward(g, needs)` returning a tuple
     with one gradient per input: ∂L/∂input given g = ∂L/∂output (None where needs[i] is False).
     Settings go to `__init__` and arrive as `MyOp.apply(x, axis=0)`. The engine does the rest:
-    chaining, summing, undoing broadcasting, tracing, drawing.
+    chaining, summing, undoing broadcasting, tracing, drawing. Optional: `out_name`, `params()`
+    and `rule_terms()` for the displays, `broadcasts = True` for an elementwise op that broadcasts.
     """
     name: str = "op"
     formula: str = ""                 # the forward, as shown in an op node
