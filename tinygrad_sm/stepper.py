@@ -6,14 +6,12 @@ Xᵀ(ŷ − y)/n and the column sum of (ŷ − y)/n.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import nn
-from .cli import seed_number
 from .tensor import Tensor
 from .trace_table import format_value, legend, summed_note, tensor_labels
 
@@ -23,14 +21,6 @@ if TYPE_CHECKING:
     from .trace import BackwardTrace, Step
 
 HELP = "step through one backward pass of a tiny softmax regression, one chain-rule step per Enter"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--no-pause", action="store_true",
-                        help="print every step without waiting for Enter (also when stdin is not a terminal)")
-    parser.add_argument("--html", metavar="PATH",
-                        help="also write the HTML stepper (diagram per step, ←/→ keys) to PATH")
-    parser.add_argument("--seed", type=seed_number, metavar="S", default=0, help="seed for the data and weights (default 0)")
 
 
 class TinyProblem:
@@ -130,14 +120,14 @@ def _wait(console: Console) -> bool:
     return answer.strip().lower() not in ("q", "quit")
 
 
-def run(args: argparse.Namespace) -> int:
+def step_command(seed: int = 0, pause: bool = True, html: str | None = None) -> int:
     from rich.console import Console
     console = Console(highlight=False)
-    p = TinyProblem(args.seed)
+    p = TinyProblem(seed)
     console.print(_forward_table(p))
     trace = p.L.backward(trace=True)
     labels = tensor_labels(p.L)
-    pause = not args.no_pause and sys.stdin.isatty()
+    pause = pause and sys.stdin.isatty()
     console.print(f"Backprop: {len(trace)} steps, from L back to W and b.")
     for step in trace:
         if pause and not _wait(console):
@@ -145,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         console.print(_step_panel(step, trace, labels))
     console.print(_result_table(p))
-    if args.html:
-        path = trace.save_html(args.html)
+    if html:
+        path = trace.save_html(html)
         console.print(f"HTML stepper written to {path} (open it in a browser; ←/→ step)")
     return 0
