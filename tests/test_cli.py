@@ -307,6 +307,20 @@ def test_subcommands_call_plain_functions(monkeypatch, tmp_path):
                      {"seed": 3, "pause": False, "html": str(tmp_path / "s.html")}]
 
 
+@pytest.mark.parametrize("setting, message", [
+    ({"epochs": 0}, "train_command: epochs must be a whole number ≥ 1, got 0"),
+    ({"batch_size": 2.5}, "train_command: batch_size must be a whole number ≥ 1, got 2.5"),
+    ({"seed": -1}, "train_command: seed must be a whole number ≥ 0, got -1"),
+    ({"lr": "0.1"}, "train_command: lr must be a positive finite number, got '0.1'"),
+    ({"lr": float("inf")}, "train_command: lr must be a positive finite number, got inf"),
+])
+def test_train_command_checks_its_arguments(setting, message, tmp_path):
+    """The library function is as careful as the command line in front of it."""
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        train.train_command(out=tmp_path / "out", **setting)
+    assert not (tmp_path / "out").exists()
+
+
 def test_ctrl_c_anywhere_else_is_one_line_and_130(monkeypatch, capsys):
     def interrupted(**kw):
         raise KeyboardInterrupt

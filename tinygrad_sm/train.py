@@ -258,14 +258,17 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
     diverged run; 130 Ctrl-C; 141 standard output closed. A run that stops early still writes
     metrics.json (strict JSON) with what was learned, marked "diverged" or "interrupted".
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     if data not in DATASETS:
         return _fail(f"unknown data set {data!r}; choose one of {', '.join(DATASETS)}")
     spec = DATASETS[data]
     epochs = spec.epochs if epochs is None else epochs
     lr = spec.lr if lr is None else lr
     batch_size = spec.batch_size if batch_size is None else batch_size
+    for name, value, least in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"train_command: {name} must be a whole number ≥ {least}, got {value!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"train_command: lr must be a positive finite number, got {lr!r}")
     settings = {"data": data, "data_dir": data_dir, "epochs": epochs, "lr": lr,
                 "batch_size": batch_size, "seed": seed}
     out = Path(out)
@@ -288,7 +291,7 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
     console = _console()
     model = nn.SoftmaxRegression(split.num_features, len(spec.class_names), seed=seed)
     history = History()
-    where = {"epoch": 0, "batches_done": 0, "batches": 0}
+    position = {"epoch": 0, "batches_done": 0, "batches": 0}  # kept up to date while training
     stopped: str | None = None  # "diverged", "interrupted" or "stdout closed"
     diverged: Diverged | None = None
     try:
@@ -296,32 +299,12 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
                       f"test examples, {split.num_features} pixels, {split.num_classes} classes")
         console.print(f"softmax regression, SGD lr {lr}, batch {batch_size}, {epochs} epochs, "
                       f"seed {seed}")
-        with np.errstate(all="ignore"), Progress(  # a diverging run is reported once, below
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), console=console, transient=True) as progress:
-            def on_epoch_start(epoch: int, batches: int) -> Callable[[], None]:
-                where.update(epoch=epoch, batches_done=0, batches=batches)
-                task = progress.add_task(f"epoch {epoch}/{epochs}", total=batches)
-
-                def on_batch() -> None:
-                    where["batches_done"] += 1
-                    progress.advance(task)
-                return on_batch
-
-            def on_epoch_end(epoch: int, history: History) -> None:
-                for task in list(progress.task_ids):
-                    progress.remove_task(task)
-                line = (f"epoch {epoch:3d}/{epochs}  train loss {history.train_loss[-1]:.4f}  "
-                        f"train acc {history.train_accuracy[-1]:.4f}  "
-                        f"test acc {history.test_accuracy[-1]:.4f}  "
-                        f"({history.seconds_per_epoch[-1]:.2f} s)")
-                progress.console.print(line, soft_wrap=True, markup=False)
-
-            fit(split, epochs, lr, batch_size, seed, on_epoch_start=on_epoch_start,
-                on_epoch_end=on_epoch_end, model=model, history=history)
+        with np.errstate(all="ignore"):  # a diverging run is reported once, below
+            _fit_with_progress(console, split, epochs, lr, batch_size, seed, model, history,
+                               position)
     except Diverged as e:
         stopped, diverged = "diverged", e
-        where.update(epoch=e.epoch, batches_done=e.batch - 1, batches=e.batches)
+        position.update(epoch=e.epoch, batches_done=e.batch - 1, batches=e.batches)
     except KeyboardInterrupt:
         stopped = "interrupted"
     except BrokenPipeError:
@@ -343,14 +326,14 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
         "diverged": diverged is not None,
         "interrupted": stopped in ("interrupted", "stdout closed"),
         "stopped_at": None if stopped is None else {
-            **where, "reason": str(diverged.what) if diverged else stopped},
+            **position, "reason": str(diverged.what) if diverged else stopped},
     }
     try:
         written, diagram_error = _write_outputs(out, metrics, model, history, split, spec, seed)
     except OSError as e:
         return _fail(f"cannot write to {out}: {e.strerror or e}")
 
-    place = _place(where, epochs)
+    place = _place(position, epochs)
     if diverged:
         return _fail(f"training diverged: {diverged.what} {place}; try a smaller --lr "
                      f"(this run: {lr:g}). The epochs before it are in {out / 'metrics.json'} "
@@ -369,13 +352,44 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
     return 0
 
 
-def _place(where: dict[str, int], epochs: int) -> str:
+def _fit_with_progress(console, split: Split, epochs: int, lr: float, batch_size: int, seed: int,
+                       model: nn.SoftmaxRegression, history: History,
+                       position: dict[str, int]) -> None:
+    """`fit` with a progress bar per epoch (on a terminal) and one line after each epoch."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        def on_epoch_start(epoch: int, batches: int) -> Callable[[], None]:
+            position.update(epoch=epoch, batches_done=0, batches=batches)
+            task = progress.add_task(f"epoch {epoch}/{epochs}", total=batches)
+
+            def on_batch() -> None:
+                position["batches_done"] += 1
+                progress.advance(task)
+            return on_batch
+
+        def on_epoch_end(epoch: int, history: History) -> None:
+            for task in list(progress.task_ids):
+                progress.remove_task(task)
+            line = (f"epoch {epoch:3d}/{epochs}  train loss {history.train_loss[-1]:.4f}  "
+                    f"train acc {history.train_accuracy[-1]:.4f}  "
+                    f"test acc {history.test_accuracy[-1]:.4f}  "
+                    f"({history.seconds_per_epoch[-1]:.2f} s)")
+            progress.console.print(line, soft_wrap=True, markup=False)
+
+        fit(split, epochs, lr, batch_size, seed, on_epoch_start=on_epoch_start,
+            on_epoch_end=on_epoch_end, model=model, history=history)
+
+
+def _place(position: dict[str, int], epochs: int) -> str:
     """Where a run stopped, in words: "at epoch 3/10, batch 7 of 45"."""
-    if where["epoch"] == 0:
+    epoch, done, batches = position["epoch"], position["batches_done"], position["batches"]
+    if epoch == 0:
         return "before the first epoch"
-    if where["batches_done"] >= where["batches"]:
-        return f"after epoch {where['epoch']}/{epochs}"
-    return f"at epoch {where['epoch']}/{epochs}, batch {where['batches_done'] + 1} of {where['batches']}"
+    if done >= batches:
+        return f"after epoch {epoch}/{epochs}"
+    return f"at epoch {epoch}/{epochs}, batch {done + 1} of {batches}"
 
 
 def _write_outputs(out: Path, metrics: dict, model: nn.SoftmaxRegression, history: History,
