@@ -240,23 +240,6 @@ def test_unwritable_out_is_found_before_training(tmp_path):
     assert "epoch" not in done.stdout  # nothing was trained for nothing
 
 
-@pytest.mark.parametrize("where, message", [
-    ("unwritable", "cannot write in"),
-    ("missing", "cannot write in"),
-    ("folder", "is a folder"),
-])
-def test_step_html_path_is_checked_before_the_walk(tmp_path, where, message):
-    target = {"unwritable": lambda: unwritable_folder(tmp_path) / "steps.html",
-              "missing": lambda: tmp_path / "absent" / "steps.html",
-              "folder": lambda: tmp_path}[where]()
-    done = subprocess.run([*COMMAND, "step", "--no-pause", "--html", str(target)],
-                          capture_output=True, text=True, encoding="utf-8", timeout=120)
-    assert done.returncode == 1
-    line = one_line(done.stderr)
-    assert line.startswith(f"tinygrad-sm step: error: --html {target}: ") and message in line
-    assert done.stdout == ""  # the walk did not start
-
-
 # ---- no home folder ----
 
 NO_HOME = """

@@ -10,11 +10,9 @@ import argparse
 import math
 import os
 import sys
-from pathlib import Path
 from typing import Any, Callable
 
-from . import stepper
-from .train import DATASETS, EXIT_INTERRUPTED, EXIT_STDOUT_CLOSED, ensure_writable_folder, train_command
+from .train import DATASETS, EXIT_INTERRUPTED, EXIT_STDOUT_CLOSED, train_command
 
 
 # ---- argparse types: a bad value exits 2 with a message ----
@@ -37,11 +35,6 @@ positive_int = checked(int, "a whole number", lambda v: v >= 1, "at least 1")
 positive_float = checked(float, "a number", lambda v: math.isfinite(v) and v > 0,
                          "a positive finite number")
 seed_number = checked(int, "a whole number", lambda v: v >= 0, "0 or more")  # numpy's seeds
-
-
-def error(command: str, message: str) -> int:
-    print(f"tinygrad-sm {command}: error: {message}", file=sys.stderr)
-    return 1
 
 
 # ---- train ----
@@ -79,10 +72,10 @@ def run_train(args: argparse.Namespace) -> int:
 # ---- step ----
 
 def add_step(sub: Any) -> argparse.ArgumentParser:
-    about = "step through one backward pass of a tiny softmax regression, one chain-rule step per Enter"
+    about = "step through one backward pass of a tiny softmax regression, one chain-rule step per key"
     parser = sub.add_parser("step", help=about, description=about)
     parser.add_argument("--no-pause", action="store_true",
-                        help="print every step without waiting for Enter (also when stdin is not a terminal)")
+                        help="print every step without waiting for a key (also when stdin is not a terminal)")
     parser.add_argument("--html", metavar="PATH",
                         help="also write the HTML stepper (diagram per step, ←/→ keys) to PATH")
     parser.add_argument("--seed", type=seed_number, metavar="S", default=0,
@@ -91,14 +84,8 @@ def add_step(sub: Any) -> argparse.ArgumentParser:
 
 
 def run_step(args: argparse.Namespace) -> int:
-    if args.html:  # checked before the walk, not after it
-        target = Path(args.html)
-        if target.is_dir():
-            return error("step", f"--html {target}: is a folder; give a file name such as steps.html")
-        try:
-            ensure_writable_folder(target.parent, create=False)
-        except OSError as e:
-            return error("step", f"--html {target}: cannot write in {target.parent}: {e.strerror or e}")
+    from . import stepper  # rich and the page renderer load only for this subcommand
+
     return stepper.step_command(seed=args.seed, pause=not args.no_pause, html=args.html)
 
 
