@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import graphviz
 import numpy as np
 
+from . import png
 from .formatting import format_value, shape_text
 from .graph import topo_order
 from .trace import GradAt, graph_labels, node_rules
@@ -78,6 +79,8 @@ def render_bytes(graph: graphviz.Digraph | graphviz.Source | str, format: str = 
         raise RendererNotFound(f"render: cannot render {what}: neither Graphviz `dot` nor "
                                f"`graphviz-pure` was found; {INSTALL_HINT}")
     source = graph if isinstance(graph, str) else graph.source
+    if format == "png":  # laid out as SVG, painted with fonts that have every glyph (see png.py)
+        return png.png_bytes(source, renderer.path)
     quiet = ["-q"] if renderer.name == "graphviz-pure" else []  # its font-width warnings
     done = subprocess.run([renderer.path, *quiet, f"-T{format}"], input=source.encode("utf-8"),
                           capture_output=True)
@@ -272,10 +275,10 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
     graph = Diagram(
         format="svg",
         name=_quoted(f"backward_{root_name}" if trace is not None else f"graph_{root_name}"),
-        graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "fontsize": "12",
+        graph_attr={"rankdir": rankdir, "fontname": png.SANS, "fontsize": "12",
                     "nodesep": "0.3", "ranksep": "0.5", "labelloc": "t"},
-        node_attr={"fontname": "Helvetica", "fontsize": "11"},
-        edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.7"})
+        node_attr={"fontname": png.SANS, "fontsize": "11"},
+        edge_attr={"fontname": png.SANS, "fontsize": "9", "arrowsize": "0.7"})
     if active is not None:
         rules = "; ".join(e.rule for e in active.edges if e.contribution is not None)
         graph.attr(label=f"<<b>{_esc(active.header)}</b>   {_esc(rules)}>")
