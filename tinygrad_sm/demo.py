@@ -6,13 +6,10 @@ command finds them in an installed package and in a clone alike.
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import importlib
 import sys
 from pathlib import Path
-
-HELP = "list the demos (no NAME) or run one: tinygrad-sm demo NAME [--out DIR] [--quick]"
 
 HERE = Path(__file__).resolve().parent
 FOLDERS = (HERE / "demos", HERE.parent / "demos")  # installed package, then a clone
@@ -45,24 +42,17 @@ def run_demo(name: str, argv: list[str]) -> int:
     return importlib.import_module(name).main(argv)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", nargs="?", metavar="NAME", help="the demo to run (omit to list them)")
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help="folder for its pictures (default: out/demos/NAME/)")
-    parser.add_argument("--quick", action="store_true", help="smaller settings, as the tests use")
-
-
-def run(args: argparse.Namespace) -> int:
+def demo_command(name: str | None = None, out: str | None = None, quick: bool = False) -> int:
+    """`tinygrad-sm demo [NAME]`: list the demos, or run one; returns the exit status."""
     demos = list_demos()
-    if args.name is None:
+    if name is None:
         width = max(map(len, demos))
-        for name, line in demos.items():
-            print(f"{name:<{width}}  {line}")
+        for demo, line in demos.items():
+            print(f"{demo:<{width}}  {line}")
         print("\nrun one: tinygrad-sm demo NAME [--out DIR] [--quick]")
         return 0
-    if args.name not in demos:
-        print(f"tinygrad-sm demo: error: no demo named {args.name!r}; the demos are "
+    if name not in demos:
+        print(f"tinygrad-sm demo: error: no demo named {name!r}; the demos are "
               f"{', '.join(demos)}", file=sys.stderr)
         return 2
-    argv = (["--out", args.out] if args.out else []) + (["--quick"] if args.quick else [])
-    return run_demo(args.name, argv)
+    return run_demo(name, (["--out", str(out)] if out else []) + (["--quick"] if quick else []))
