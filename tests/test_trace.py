@@ -7,7 +7,7 @@ import pytest
 
 import tinygrad_sm.nn as nn
 from tinygrad_sm import Tensor
-from tinygrad_sm.trace import node_rules
+from tinygrad_sm.tracing import node_rules
 from tinygrad_sm.formatting import format_value
 from tinygrad_sm.terminal import format_trace
 
@@ -175,3 +175,22 @@ def test_big_values_are_summarised_by_min_and_max():
     W = Tensor(np.arange(50.0).reshape(10, 5), requires_grad=True, name="W")
     text = format_trace((W * 1.0).named("V").sum().named("L").backward(trace=True))
     assert "(10, 5): min 1, max 1" in text and "mean" not in text
+
+
+def test_a_second_pass_says_that_grad_accumulates(regression):
+    """backward twice without zero_grad: .grad doubles, this pass's contributions are half of it,
+    and the trace says so (table and diagram) instead of claiming they sum to .grad."""
+    from tinygrad_sm import viz
+    r = regression
+    first = r["b"].grad.copy()
+    second = r["L"].backward(trace=True)
+    np.testing.assert_allclose(r["b"].grad, 2 * first, atol=1e-12)
+    (step, _, g), = second.contributions(r["b"])
+    np.testing.assert_allclose(g, first, atol=1e-12)              # this pass's contribution
+    np.testing.assert_allclose(second.earlier_grads[id(r["b"])], first, atol=1e-12)
+    assert not r["trace"].earlier_grads                             # the first pass had none
+    text = str(second)
+    assert "b.grad held gradients before this pass" in text and "W.grad held" in text
+    assert "X.grad" not in text                                     # data has no gradient
+    assert "earlier passes (accumulated)" in viz.draw(r["L"], trace=second).source
+    assert "earlier passes" not in viz.draw(r["L"], trace=r["trace"]).source

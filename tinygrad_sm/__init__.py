@@ -9,7 +9,7 @@ from .errors import InputError, ShapeError
 from .gradcheck import GradcheckError, gradcheck
 from .ops import Op
 from .tensor import Tensor
-from .trace import DISPLAYS, BackwardTrace, Step
+from .tracing import DISPLAYS, BackwardTrace, Step
 from . import optim  # tg.optim.SGD without a second import, as tg.nn
 
 DISPLAYS.update(text=terminal.format_trace, save_html=page.save_html,

@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def _figure(**options: Any) -> Figure:
+    # imported here: importing matplotlib writes its config and font cache (no import side effects)
+    from matplotlib.figure import Figure
+    return Figure(**options)
 
 
 def _save(fig: Figure, path: str | os.PathLike) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=100)
     return str(path)
@@ -23,7 +31,7 @@ def plot_curves(train_loss: Sequence[float], train_accuracy: Sequence[float],
                 test_accuracy: Sequence[float], path: str | os.PathLike) -> str:
     """Loss (left) and train/test accuracy (right) by epoch."""
     epochs = np.arange(1, len(train_loss) + 1)
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    fig = _figure(figsize=(9, 3.6), layout="constrained")
     loss_ax, acc_ax = fig.subplots(1, 2)
     loss_ax.plot(epochs, train_loss, marker=".", color="tab:red")
     loss_ax.set(title="training loss (cross-entropy)", xlabel="epoch", ylabel="loss")
@@ -42,7 +50,7 @@ def plot_weights(W: np.ndarray, image_shape: tuple[int, int], class_names: Seque
     num_classes = W.shape[1]
     cols = min(num_classes, 5)
     rows = math.ceil(num_classes / cols)
-    fig = Figure(figsize=(2 * cols, 2.2 * rows + 0.4), layout="constrained")
+    fig = _figure(figsize=(2 * cols, 2.2 * rows + 0.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     limit = float(np.abs(W).max()) or 1.0  # one symmetric scale for all classes
     image = None
@@ -61,7 +69,7 @@ def plot_first_layer(W1: np.ndarray, grad_W1: np.ndarray, image_shape: tuple[int
     """An MLP's first layer: W1[:, k] (top) and ∂L/∂W1[:, k] (bottom) of the hidden units with
     the largest gradient, each as an image of the input's shape (one colour scale per row)."""
     chosen = np.argsort(-np.linalg.norm(grad_W1, axis=0))[:units]
-    fig = Figure(figsize=(2 * units + 1, 4.8), layout="constrained")
+    fig = _figure(figsize=(2 * units + 1, 4.8), layout="constrained")
     axes = fig.subplots(2, units, squeeze=False)
     for row, (matrix, label) in enumerate(((W1, "W1"), (grad_W1, "∂L/∂W1"))):
         limit = float(np.abs(matrix[:, chosen]).max()) or 1.0
@@ -81,7 +89,7 @@ def confusion_figure(matrix: np.ndarray, class_names: Sequence[str]) -> Figure:
     # upright labels need room: two-word names ("Ankle boot", "T-shirt/top") go on two lines
     upright = [name.replace("/", "/\n").replace(" ", "\n") for name in class_names]
     width = max(len(part) for name in upright for part in name.split("\n"))
-    fig = Figure(figsize=(1.6 + max(0.55, 0.09 * width) * n, 1.2 + 0.5 * n), layout="constrained")
+    fig = _figure(figsize=(1.6 + max(0.55, 0.09 * width) * n, 1.2 + 0.5 * n), layout="constrained")
     ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(n), upright, rotation=0, fontsize=9)
