@@ -7,6 +7,7 @@ kept in a `BackwardTrace` so it can be printed, drawn and stepped through.
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
@@ -24,14 +25,19 @@ class AnomalyError(FloatingPointError):
     """An op produced NaN or inf while `detect_anomaly()` was on."""
 
 
-class _Mode:
+class _Modes(threading.local):
+    """Grad mode and anomaly mode, one pair per thread: no_grad() in one thread leaves the
+    graphs other threads build alone. (Class attributes are the defaults of every thread.)"""
     grad_enabled = True
     detect_anomaly = False
 
 
+_Mode = _Modes()
+
+
 @contextlib.contextmanager
 def no_grad() -> Iterator[None]:
-    """Inside this block ops build no graph (for evaluation and parameter updates)."""
+    """Inside this block this thread's ops build no graph (for evaluation and updates)."""
     previous, _Mode.grad_enabled = _Mode.grad_enabled, False
     try:
         yield
@@ -41,7 +47,7 @@ def no_grad() -> Iterator[None]:
 
 @contextlib.contextmanager
 def detect_anomaly() -> Iterator[None]:
-    """Raise at the first op whose forward or backward gives NaN or inf, naming it."""
+    """Raise at this thread's first op whose forward or backward gives NaN or inf, naming it."""
     previous, _Mode.detect_anomaly = _Mode.detect_anomaly, True
     try:
         yield
