@@ -103,7 +103,11 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
                                f"backward(grad) with a gradient of shape {root.shape}")
         grad = np.ones_like(root.data)
     else:
-        grad = np.asarray(grad.data if isinstance(grad, type(root)) else grad, dtype=root.dtype)
+        given = np.asarray(grad.data if isinstance(grad, type(root)) else grad)
+        if given.dtype.kind not in "iuf":
+            raise TypeError(f"backward: the gradient for {label} must be a number or a numeric "
+                            f"array, got {type(grad).__name__} {grad!r:.60}")
+        grad = given.astype(root.dtype, copy=False)
         if grad.shape != root.shape:
             raise ShapeError(f"backward: gradient of shape {grad.shape} given for {label} "
                              f"of shape {root.shape}")

@@ -219,12 +219,21 @@ def _expand(g: np.ndarray, shape: tuple[int, ...], axis, keepdims: bool) -> np.n
     return np.broadcast_to(g, shape)
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 class _Reduction(Op):
     """Sum, mean and max share their settings: the axes reduced and whether they are kept."""
 
     def __init__(self, axis=None, keepdims: bool = False):
-        self.axis = tuple(axis) if isinstance(axis, list) else axis
-        self.keepdims = keepdims
+        axis = tuple(axis) if isinstance(axis, list) else axis
+        if not (axis is None or _is_int(axis)
+                or (isinstance(axis, tuple) and all(_is_int(a) for a in axis))):
+            raise TypeError(f"{self.name}: axis must be None, an int or a tuple of ints, "
+                            f"got {axis!r}")
+        self.axis = axis
+        self.keepdims = bool(keepdims)
 
     def params(self):
         return f"axis={self.axis}" + (", keepdims" if self.keepdims else "")
@@ -326,6 +335,8 @@ class _AlongAxis(Op):
     """Softmax and log-softmax normalise along one axis."""
 
     def __init__(self, axis: int = -1):
+        if not _is_int(axis):
+            raise TypeError(f"{self.name}: axis must be an int, got {axis!r}")
         self.axis = axis
 
     def params(self):
