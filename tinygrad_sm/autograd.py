@@ -97,13 +97,13 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
         raise RuntimeError(f"backward: {label} does not require grad, so there is no graph to "
                            "backpropagate through (create leaves with requires_grad=True)")
     if grad is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(f"backward: {label} has shape {root.shape}; backward() without a "
                                "gradient needs a one-element tensor such as a loss. Pass "
                                f"backward(grad) with a gradient of shape {root.shape}")
-        grad = np.ones_like(root.data)
+        grad = np.ones_like(root._data)
     else:
-        given = np.asarray(grad.data if isinstance(grad, type(root)) else grad)
+        given = np.asarray(grad._data if isinstance(grad, type(root)) else grad)
         if given.dtype.kind not in "iuf":
             raise TypeError(f"backward: the gradient for {label} must be a number or a numeric "
                             f"array, got {type(grad).__name__} {grad!r:.60}")
@@ -138,10 +138,10 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
             if not need or gx is None:
                 gx = None
             else:
-                if gx.shape != x.data.shape:
-                    gx, axes = unbroadcast(gx, x.data.shape, op.name)
-                if gx.dtype != x.data.dtype:
-                    gx = gx.astype(x.data.dtype)
+                if gx.shape != x._data.shape:
+                    gx, axes = unbroadcast(gx, x._data.shape, op.name)
+                if gx.dtype != x._data.dtype:
+                    gx = gx.astype(x._data.dtype)
                 if anomaly:
                     check_finite(op, "backward", gx, inputs)
                 key = id(x)

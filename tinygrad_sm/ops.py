@@ -31,6 +31,11 @@ class Op:
     def backward(self, g: np.ndarray, needs: Sequence[bool]) -> Grads:
         raise NotImplementedError
 
+    def keeps(self, needs: Sequence[bool]) -> tuple[int, ...]:
+        """Which arrays backward will read, given which inputs need a gradient: input
+        positions, and -1 for the output. The engine makes them read-only until then."""
+        return ()
+
     def params(self) -> str:
         """Extra settings shown next to the op's name (axis, exponent...)."""
         return ""
@@ -89,6 +94,9 @@ class Mul(Op):
     def backward(self, g, needs):
         return (g * self.b if needs[0] else None), (g * self.a if needs[1] else None)
 
+    def keeps(self, needs):
+        return (1, 0) if needs[0] and needs[1] else (1,) if needs[0] else (0,)
+
 
 class Div(Op):
     name, formula = "div", "{out} = {a} / {b}"
@@ -102,6 +110,9 @@ class Div(Op):
         ga = g / self.b if needs[0] else None
         gb = -g * self.a / (self.b * self.b) if needs[1] else None
         return ga, gb
+
+    def keeps(self, needs):
+        return (0, 1) if needs[1] else (1,)
 
 
 class Neg(Op):
@@ -129,6 +140,9 @@ class Pow(Op):
         self.a = a
         return a ** self.p
 
+    def keeps(self, needs):
+        return (0,)
+
     def backward(self, g, needs):
         if self.p == 0:  # a⁰ is constant; avoids 0 · 0⁻¹ = NaN at a = 0
             return (np.zeros_like(g),)
@@ -146,6 +160,9 @@ class Exp(Op):
     def backward(self, g, needs):
         return (g * self.out,)
 
+    def keeps(self, needs):
+        return (-1,)
+
 
 class Log(Op):
     name, formula = "log", "{out} = log({a})"
@@ -154,6 +171,9 @@ class Log(Op):
     def forward(self, a):
         self.a = a
         return np.log(a)
+
+    def keeps(self, needs):
+        return (0,)
 
     def backward(self, g, needs):
         return (g / self.a,)
@@ -206,6 +226,9 @@ class MatMul(Op):
             if b.ndim == 1:
                 gb = gb[..., 0]
         return ga, gb  # batch dimensions that were broadcast are summed by the engine
+
+    def keeps(self, needs):
+        return (1, 0) if needs[0] and needs[1] else (1,) if needs[0] else (0,)
 
 
 # ---- reductions and shapes ----
@@ -282,6 +305,15 @@ class Max(_Reduction):
         winners /= winners.sum(axis=self.axis, keepdims=True)
         return (_expand(g, self.a.shape, self.axis, self.keepdims) * winners,)
 
+    def keeps(self, needs):
+        return (0, -1)  # the output is (a view of) the kept maximum
+
+
+def _read_only(view: np.ndarray) -> np.ndarray:
+    """An output that views its input's memory must not be a way to write into that input."""
+    view.setflags(write=False)
+    return view
+
 
 class Reshape(Op):
     name, formula = "reshape", "{out} = reshape({a})"
@@ -295,7 +327,7 @@ class Reshape(Op):
 
     def forward(self, a):
         self.in_shape = a.shape
-        return np.reshape(a, self.shape)
+        return _read_only(np.reshape(a, self.shape))
 
     def backward(self, g, needs):
         return (np.reshape(g, self.in_shape),)
@@ -312,7 +344,7 @@ class Transpose(Op):
         return "" if self.axes is None else f"axes={self.axes}"
 
     def forward(self, a):
-        out = np.transpose(a, self.axes)
+        out = _read_only(np.transpose(a, self.axes))
         # the inverse permutation; axes may be negative, so normalise them first
         self.inverse = None if self.axes is None else np.argsort([ax % a.ndim for ax in self.axes])
         return out
@@ -355,6 +387,9 @@ class Softmax(_AlongAxis):
     def backward(self, g, needs):
         y = self.y
         return (y * (g - np.sum(g * y, axis=self.axis, keepdims=True)),)
+
+    def keeps(self, needs):
+        return (-1,)
 
 
 class LogSoftmax(_AlongAxis):
@@ -419,3 +454,6 @@ class CrossEntropy(Op):
         if needs[1]:
             gy = -self.logy * (g / self.n)
         return go, gy
+
+    def keeps(self, needs):
+        return (1,) if needs[0] else ()  # the target; ŷ and log ŷ are the op's own arrays
