@@ -70,6 +70,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
     broadcasting cannot explain means the op's backward is wrong: that is an error, never a reshape.
     """
     lead = grad.ndim - len(shape)
+    if lead > 0 and grad.shape[lead:] == shape:  # only leading axes were added (b in XW + b)
+        axes = tuple(range(lead))
+        return grad.sum(axis=axes), axes
     if lead < 0 or any(size not in (1, g) for size, g in zip(shape, grad.shape[lead:])):
         raise RuntimeError(f"{who}: backward gave a gradient of shape {grad.shape} for an input of "
                            f"shape {shape}, which broadcasting cannot produce (a bug in the op)")
@@ -101,7 +104,7 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
             raise RuntimeError(f"backward: {label} has shape {root.shape}; backward() without a "
                                "gradient needs a one-element tensor such as a loss. Pass "
                                f"backward(grad) with a gradient of shape {root.shape}")
-        grad = np.ones_like(root._data)
+        grad = np.ones(root._data.shape, root._data.dtype)
     else:
         given = np.asarray(grad._data if isinstance(grad, type(root)) else grad)
         if given.dtype.kind not in "iuf":

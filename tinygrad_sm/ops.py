@@ -424,7 +424,8 @@ class CrossEntropy(Op):
         if y.dtype.kind in "iu":  # integer: class indices
             if y.shape != (n,):
                 raise ValueError(f"class-index target must have shape ({n},), got {y.shape}")
-            if y.min() < 0 or y.max() >= o.shape[1]:
+            # one pass: as unsigned numbers, negative indices are huge, so max() sees them too
+            if y.view(y.dtype.str.replace("i", "u")).max() >= o.shape[1]:
                 raise InputError(f"class indices must lie in [0, {o.shape[1]}), "
                                  f"got values from {y.min()} to {y.max()}")
             self.indices, self.logy, self.rows = y, None, np.arange(n)
@@ -450,7 +451,7 @@ class CrossEntropy(Op):
             else:  # exact for any target; ŷ − y when each row of y sums to 1
                 go *= np.sum(self.target, axis=1, keepdims=True)
                 go -= self.target
-            go *= g / self.n
+            go *= g / self.n if g.ndim else float(g) / self.n  # a Python float keeps the dtype
         if needs[1]:
             gy = -self.logy * (g / self.n)
         return go, gy

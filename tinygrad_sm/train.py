@@ -201,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
+    from threadpoolctl import threadpool_limits
 
     spec = DATASETS[args.data]
     epochs = spec.epochs if args.epochs is None else args.epochs
@@ -240,8 +241,11 @@ def run(args: argparse.Namespace) -> int:
                     f"test acc {history.test_accuracy[-1]:.4f}  ({history.seconds_per_epoch[-1]:.2f} s)")
             progress.console.print(line, soft_wrap=True, markup=False)
 
-        model, history = fit(split, epochs, lr, batch_size, args.seed, num_classes,
-                             on_epoch_start, on_epoch_end)
+        # one BLAS thread: these matmuls are small, and OpenBLAS's threads spin on a busy core
+        # (benchmarks/bench_epoch.py measures both); a limit in the command, not on import
+        with threadpool_limits(limits=1, user_api="blas"):
+            model, history = fit(split, epochs, lr, batch_size, args.seed, num_classes,
+                                 on_epoch_start, on_epoch_end)
 
     predictions = predict(model, split.X_test)  # for the confusion matrix
     metrics = {
