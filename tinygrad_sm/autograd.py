@@ -124,7 +124,7 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
         g = pending.pop(id(node))
         if node.grad is not None:
             node.grad = node.grad + g
-        elif id(g) in taken or not (g.flags.owndata and g.flags.writeable):
+        elif id(g) in taken or g.base is not None or not g.flags.writeable:
             node.grad = g.copy()  # views (broadcasts, reshapes) and shared arrays get their own
         else:
             node.grad = g
