@@ -209,6 +209,8 @@ class MatMul(Op):
 
     def backward(self, g, needs):
         a, b = self.a, self.b
+        if a.ndim == 2 and b.ndim == 2:  # the common case, without the general bookkeeping
+            return (g @ b.T if needs[0] else None), (a.T @ g if needs[1] else None)
         # treat 1-D operands as a row (left) or a column (right), as numpy does
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
