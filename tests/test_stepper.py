@@ -1,18 +1,24 @@
-"""`tinygrad-sm step`: the terminal walk through one backward pass."""
+"""The terminal stepper: `trace.walk()` for any graph, and `tinygrad-sm step`."""
 from __future__ import annotations
 
 import io
+import os
+import pty
+import select
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
+from rich.console import Console
 
+from tinygrad_sm import Tensor, terminal
 from tinygrad_sm.cli import main
+from tinygrad_sm.formatting import format_value
 from tinygrad_sm.stepper import TinyProblem
-from tinygrad_sm.trace_table import format_value
 
-RULES = ("∂L/∂o = (softmax(o) − y) / n · ∂L/∂L", "∂L/∂XW = ∂L/∂o", "∂L/∂b = ∂L/∂o",
+RULES = ("∂L/∂o = (softmax(o) − y) / n · ∂L/∂L", "∂L/∂XW = ∂L/∂o", "∂L/∂b = Σ_rows ∂L/∂o",
          "∂L/∂W = Xᵀ · ∂L/∂XW")
 
 
@@ -35,35 +41,133 @@ def test_no_pause_prints_forward_values_every_step_and_the_closed_form(capsys, m
     monkeypatch.setattr(sys, "stdin", Keyboard(""))       # a terminal, but --no-pause
     assert main(["step", "--no-pause"]) == 0
     out = capsys.readouterr().out
-    assert "Forward pass" in out and "ŷ = softmax(o)" in out and "Enter" not in out
+    assert "Forward pass" in out and "ŷ = softmax(o)" in out and "any key" not in out
     for k, op in enumerate(("cross_entropy", "add", "matmul")):
-        assert f"step {k} of 0–2: {op}" in out
+        assert f"step {k} of 3: {op}" in out
+    assert "0–2" not in out
     for rule in RULES:
         assert rule in out
     assert "broadcast undone: summed (2, 3) over axis 0 to (3,)" in out
     W, b = closed_form(0)
     assert "Xᵀ(ŷ − y)/n =" in out and "column sums of (ŷ − y)/n =" in out
     for line in format_value(W) + format_value(b):
-        assert out.count(line) >= 3          # the step's contribution, .grad, closed form
+        assert out.count(line) >= 2          # the step's contribution, .grad, closed form
     p = TinyProblem(0)
     for line in format_value(p.X.data) + format_value(p.model.W.data):
         assert line in out
+
+
+def test_each_step_plugs_the_numbers_into_its_rule(capsys):
+    p = TinyProblem(0)
+    trace = p.L.backward(trace=True)
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    matmul = terminal.step_panel(trace.view(2))
+    console.print(matmul)
+    text = console.file.getvalue()
+    assert "∂L/∂W = Xᵀ · ∂L/∂XW" in text
+    for line in format_value(p.X.data.T):   # Xᵀ itself, not X
+        assert line in text
+    assert [s for s, _ in trace.view(2).edges[1].operands] == ["Xᵀ", "∂L/∂XW"]
+    np.testing.assert_array_equal(trace.view(2).edges[1].operands[0][1], p.X.data.T)
+    # the cross-entropy step states n, the batch size
+    ce = dict(trace.view(0).edges[0].operands)
+    assert ce["n"] == 2
+    np.testing.assert_allclose(ce["softmax(o)"], p.probs, atol=1e-12)
+
+
+def test_every_step_fits_an_80_by_24_terminal():
+    p = TinyProblem(0)
+    trace = p.L.backward(trace=True)
+    for k in range(len(trace)):
+        console = Console(file=io.StringIO(), width=80, color_system=None)
+        console.print(terminal.step_panel(trace.view(k)))
+        lines = console.file.getvalue().splitlines()
+        assert len(lines) <= 22, f"step {k} takes {len(lines)} lines"   # + the prompt line
+        assert max(len(line) for line in lines) <= 80
+
+
+def test_walk_steps_through_any_graph_one_key_at_a_time(monkeypatch):
+    """An MLP-like graph of the learner's own: walk() needs no special model."""
+    rng = np.random.default_rng(0)
+    X = Tensor(rng.normal(size=(2, 3)), name="X")
+    W1 = Tensor(rng.normal(size=(3, 4)), requires_grad=True, name="W1")
+    W2 = Tensor(rng.normal(size=(4, 2)), requires_grad=True, name="W2")
+    L = ((X @ W1).relu() @ W2).sum()
+    trace = L.backward(trace=True)
+    monkeypatch.setattr(sys, "stdin", Keyboard("  q"))
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    shown = trace.walk(console=console, read=lambda: sys.stdin.read(1))
+    out = console.file.getvalue()
+    assert shown == 3 and "step 2 of 4" in out and "step 3 of 4" not in out and "stopped." in out
+    assert "∂L/∂t2 = ∂L/∂t3 · W2ᵀ" in out           # the rules speak the graph's labels
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    assert trace.walk(pause=False, console=console) == 4
+
+
+def test_q_quits_without_enter_in_a_real_terminal():
+    """A pseudo-terminal: typing q alone (no Enter) stops the walk."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child runs the command on the pty
+        os.execvp(sys.executable, [sys.executable, "-m", "tinygrad_sm", "step"])
+    output, deadline, sent = b"", time.time() + 60, 0.0
+    status = None
+    while time.time() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+        # q alone, no Enter; again each second in case it came before the terminal mode switch
+        if b"any key" in output and time.time() - sent > 1:
+            os.write(fd, b"q")
+            sent = time.time()
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+    else:
+        os.kill(pid, 9)
+        pytest.fail(f"the stepper did not stop after q: {output[-500:]!r}")
+    text = output.decode("utf-8", "replace")
+    assert sent and "stopped." in text and "step 0 of 3" not in text
 
 
 def test_stdin_that_is_not_a_terminal_prints_all_steps(capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     assert main(["step"]) == 0
     out = capsys.readouterr().out
-    assert "step 2 of 0–2: matmul" in out and "Enter" not in out
+    assert "step 2 of 3: matmul" in out and "any key" not in out
 
 
-def test_one_step_per_enter_and_q_quits(capsys, monkeypatch):
-    monkeypatch.setattr(sys, "stdin", Keyboard("\n\nq\n"))
+def test_one_step_per_key_and_q_quits(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", Keyboard("  q"))
     assert main(["step"]) == 0
     out = capsys.readouterr().out
-    assert out.count("Enter: next step, q: quit") == 3
-    assert "step 1 of 0–2: add" in out and "matmul" not in out.split("step 1 of 0–2")[1]
+    assert out.count("any key: next step, q: quit") == 2
+    assert "step 1 of 3: add" in out and "matmul" not in out.split("step 1 of 3")[1]
     assert "stopped." in out and "closed form" not in out
+
+
+def test_closed_stdin_and_an_unwritable_html_path_are_one_line_errors(tmp_path):
+    def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tinygrad_sm", "step", *args], capture_output=True,
+                              text=True, encoding="utf-8", timeout=60, **kwargs)
+    closed = run(stdin=None, preexec_fn=lambda: os.close(0))
+    assert closed.returncode == 2 and "standard input is closed" in closed.stderr
+    assert len(closed.stderr.strip().splitlines()) == 1 and closed.stdout == ""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    cases = [(str(tmp_path / "missing" / "s.html"), "does not exist"), (str(tmp_path), "is a folder")]
+    if os.geteuid() != 0:                       # root writes anywhere
+        cases.append((str(locked / "s.html"), "cannot be written"))
+    for target, message in cases:
+        done = run("--no-pause", "--html", target, stdin=subprocess.DEVNULL)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""   # before any work
 
 
 def test_html_option_writes_the_stepper(tmp_path, capsys, monkeypatch):
@@ -72,7 +176,7 @@ def test_html_option_writes_the_stepper(tmp_path, capsys, monkeypatch):
     assert main(["step", "--html", str(target)]) == 0
     assert str(target) in capsys.readouterr().out
     text = target.read_text(encoding="utf-8")
-    assert text.count('<div class="frame"') == 3 and "∂L/∂W = Xᵀ · ∂L/∂XW" in text
+    assert text.count('<section class="panel"') == 3 and "∂L/∂W = Xᵀ · ∂L/∂XW" in text
 
 
 @pytest.mark.parametrize("seed", [0, 3])

@@ -1,10 +1,18 @@
-"""tinygrad_sm: a small autograd engine on numpy that shows every step of backprop."""
+"""tinygrad_sm: a small autograd engine on numpy that shows every step of backprop.
+
+The package wires the displays to the trace here (the trace module imports none of them):
+`print(trace)`, `trace.save_html()`, `trace.render_frames()` and `trace.walk()`.
+"""
+from . import nn, page, terminal, viz
 from .autograd import AnomalyError, detect_anomaly, no_grad
-from .gradcheck import GradcheckError, gradcheck
 from .errors import InputError, ShapeError
+from .gradcheck import GradcheckError, gradcheck
 from .tensor import Tensor
-from .trace import BackwardTrace, Step
+from .trace import DISPLAYS, BackwardTrace, Step
+
+DISPLAYS.update(text=terminal.format_trace, save_html=page.save_html,
+                render_frames=viz.render_frames, walk=terminal.walk)
 
 __all__ = ["Tensor", "no_grad", "detect_anomaly", "gradcheck", "BackwardTrace", "Step",
-           "ShapeError", "InputError", "GradcheckError", "AnomalyError"]
+           "ShapeError", "InputError", "GradcheckError", "AnomalyError", "nn", "viz"]
 __version__ = "0.1.0"

@@ -82,12 +82,6 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
     return summed.reshape(shape), axes
 
 
-def rule_texts(node: Tensor) -> tuple[str, ...]:
-    """The chain-rule text of each of node's input edges, from its op, with names filled in."""
-    names = [x.name for x in node._inputs]
-    return tuple(node._op.rule(i, names, node.name) for i in range(len(node._inputs)))
-
-
 def _copies(arrays, needed) -> tuple[np.ndarray | None, ...]:
     return tuple(a.copy() if a is not None and n else None for a, n in zip(arrays, needed))
 
@@ -114,13 +108,17 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
         if grad.shape != root.shape:
             raise ShapeError(f"backward: gradient of shape {grad.shape} given for {label} "
                              f"of shape {root.shape}")
-    record = BackwardTrace(root, grad.copy()) if trace else None  # root.grad may take grad
+    order = topo_order(root)
+    record = None
+    if trace:  # copies: root.grad may take grad, and .grad of earlier passes will change
+        record = BackwardTrace(root, grad.copy(),
+                               {id(t): t.grad.copy() for t in order if t.grad is not None})
     anomaly = _Mode.detect_anomaly
     pending = {id(root): grad}
     # ids of arrays that a .grad may not take as they are: already some tensor's .grad (an add
     # passes one array to both inputs), or the caller's own gradient array
     taken = {id(grad)} if seed_given else set()
-    for node in reversed(topo_order(root)):
+    for node in reversed(order):
         g = pending.pop(id(node))
         if node.grad is not None:
             node.grad = node.grad + g
@@ -152,7 +150,6 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
             contributions.append(gx)
             summed.append(axes)
         if record is not None:  # copies: later changes to a .grad must not rewrite the record
-            record.steps.append(Step(len(record.steps), op, node, g.copy(), inputs,
-                                     _copies(contributions, needs), _copies(local, needs),
-                                     tuple(summed), rule_texts(node)))
+            record.add(Step(len(record.steps), op, node, g.copy(), inputs,
+                            _copies(contributions, needs), _copies(local, needs), tuple(summed)))
     return record

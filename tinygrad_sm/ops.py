@@ -9,7 +9,7 @@ Rule texts are templates: `{a}`, `{b}` stand for the inputs' names and `{out}` f
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -24,6 +24,8 @@ class Op:
     rules: tuple[str, ...] = ()       # one chain-rule template per input
     letters: tuple[str, ...] = ("a", "b")  # names of unnamed inputs in the templates
     out_name: str | None = None       # the name an output gets unless it is given one
+    broadcasts: bool = False          # elementwise: gradients come back in the output's shape
+
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -39,6 +41,11 @@ class Op:
     def params(self) -> str:
         """Extra settings shown next to the op's name (axis, exponent...)."""
         return ""
+
+    def rule_terms(self) -> dict[str, Any]:
+        """Values of the symbols a rule uses besides the inputs, the output and ∂L/∂out
+        (for example n or softmax({a})), so a display can plug the numbers in."""
+        return {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params()})"
@@ -62,6 +69,7 @@ class Op:
 # ---- elementwise, broadcasting (the engine sums gradients back to each input's shape) ----
 
 class Add(Op):
+    broadcasts = True
     name, formula = "add", "{out} = {a} + {b}"
     rules = ("∂L/∂{a} = ∂L/∂{out}", "∂L/∂{b} = ∂L/∂{out}")
 
@@ -73,6 +81,7 @@ class Add(Op):
 
 
 class Sub(Op):
+    broadcasts = True
     name, formula = "sub", "{out} = {a} − {b}"
     rules = ("∂L/∂{a} = ∂L/∂{out}", "∂L/∂{b} = −∂L/∂{out}")
 
@@ -84,6 +93,7 @@ class Sub(Op):
 
 
 class Mul(Op):
+    broadcasts = True
     name, formula = "mul", "{out} = {a} ⊙ {b}"
     rules = ("∂L/∂{a} = ∂L/∂{out} ⊙ {b}", "∂L/∂{b} = ∂L/∂{out} ⊙ {a}")
 
@@ -99,6 +109,7 @@ class Mul(Op):
 
 
 class Div(Op):
+    broadcasts = True
     name, formula = "div", "{out} = {a} / {b}"
     rules = ("∂L/∂{a} = ∂L/∂{out} / {b}", "∂L/∂{b} = −∂L/∂{out} ⊙ {a} / {b}²")
 
@@ -136,6 +147,9 @@ class Pow(Op):
     def params(self):
         return f"p={self.p:g}"
 
+    def rule_terms(self):
+        return {"p": self.p}
+
     def forward(self, a):
         self.a = a
         return a ** self.p
@@ -156,6 +170,9 @@ class Exp(Op):
     def forward(self, a):
         self.out = np.exp(a)
         return self.out
+
+    def rule_terms(self):
+        return {"exp({a})": self.out}
 
     def backward(self, g, needs):
         return (g * self.out,)
@@ -186,6 +203,9 @@ class ReLU(Op):
     def forward(self, a):
         self.mask = a > 0
         return np.where(self.mask, a, np.zeros((), dtype=a.dtype))
+
+    def rule_terms(self):
+        return {"[{a} > 0]": self.mask}
 
     def backward(self, g, needs):
         return (g * self.mask,)
@@ -286,6 +306,9 @@ class Mean(_Reduction):
         self.n = a.size // max(np.size(out), 1) if a.size else 1
         # float inputs keep their dtype; the mean of integers stays a float (as in numpy)
         return np.asarray(out, dtype=a.dtype if a.dtype.kind == "f" else None)
+
+    def rule_terms(self):
+        return {"n": self.n}
 
     def backward(self, g, needs):
         return (_expand(g / self.n, self.shape, self.axis, self.keepdims),)
@@ -403,6 +426,9 @@ class LogSoftmax(_AlongAxis):
         shifted, log_sum, self.y = _softmax_parts(o, self.axis)
         return shifted - log_sum
 
+    def rule_terms(self):
+        return {"softmax({a})": self.y}
+
     def backward(self, g, needs):
         return (g - self.y * np.sum(g, axis=self.axis, keepdims=True),)
 
@@ -443,6 +469,12 @@ class CrossEntropy(Op):
             self.indices, self.target, self.logy = None, y, shifted - log_sum
             total = np.sum(y * self.logy)
         return np.asarray(-total / n, dtype=o.dtype)
+
+    def rule_terms(self):
+        terms = {"softmax({a})": self.probs, "n": self.n}
+        if self.logy is not None:
+            terms["log softmax({a})"] = self.logy
+        return terms
 
     def backward(self, g, needs):
         go = gy = None

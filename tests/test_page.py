@@ -1,6 +1,7 @@
 """The HTML stepper: a self-contained page, checked as a file and in headless Chromium."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -28,17 +29,34 @@ def page(tmp_path_factory) -> tuple[Path, object]:
     return path, trace
 
 
-def test_page_has_a_frame_and_a_panel_per_step(page):
+def test_page_has_one_diagram_and_a_panel_per_step(page):
     path, trace = page
     text = path.read_text(encoding="utf-8")
-    assert text.count('<div class="frame"') == len(trace) == 3
-    assert text.count("<svg") == 3 and "<?xml" not in text and "<!DOCTYPE svg" not in text
+    assert text.count("<svg") == 1 and "<?xml" not in text and "<!DOCTYPE svg" not in text
     assert text.count('<section class="panel"') == 3
     for step in trace:
         assert step.rule.split("; ")[-1] in text
     assert "broadcast undone: summed (2, 3) over axis 0 to (3,)" in text
     assert 'id="prev"' in text and 'id="next"' in text and 'type="range"' in text
     assert "ArrowLeft" in text and "ArrowRight" in text and "#step=" in text
+    # the script's data: when each op runs and when each gradient is first and fully known
+    data = json.loads(re.search(r'<script type="application/json" class="tg-frames">(.*?)</script>',
+                                text, re.S).group(1))
+    assert data["steps"] == 3 and sorted(data["ops"].values()) == [0, 1, 2]
+    labels = trace.labels()
+    ids = {labels[id(t)]: f"t{i}" for i, t in enumerate(trace.tensors())}
+    assert data["grads"][ids["L"] + "_grad"] == [-1, -1]           # the seed: known from the start
+    assert data["grads"][ids["b"] + "_grad"] == [1, 1] and data["grads"][ids["W"] + "_grad"] == [2, 2]
+    assert ids["X"] + "_grad" not in data["grads"]                  # data: no gradient
+
+
+def test_page_size_and_assets_are_package_files(page):
+    from importlib import resources
+    text = page[0].read_text(encoding="utf-8")
+    for name in ("stepper.css", "stepper.js"):
+        asset = resources.files("tinygrad_sm").joinpath("assets", name).read_text(encoding="utf-8")
+        assert asset.strip() in text
+    assert len(text) < 200_000
 
 
 def test_page_is_self_contained(page):
@@ -67,10 +85,15 @@ def test_browser_opens_the_step_named_in_the_address(page, tmp_path):
     dom = done.stdout.decode("utf-8")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert re.search(r'<body[^>]*data-step="2"', dom)
-    assert '<output id="where">step 2 of 0–2</output>' in dom
-    visible = re.findall(r'<(?:div|section) class="(frame|panel)" data-step="(\d)"(?! hidden)>', dom)
-    assert sorted(visible) == [("frame", "2"), ("panel", "2")]
+    assert re.search(r'<output id="where" data-role="where">step 2 of 3: matmul</output>', dom)
+    visible = re.findall(r'<section class="panel" data-step="(\d)"(?! hidden)>', dom)
+    assert visible == ["2"]
     assert re.search(r'<section class="panel" data-step="2">.*?∂L/∂W = Xᵀ · ∂L/∂XW', dom, re.S)
+    # the one diagram is restyled: matmul active, the ops before it done; every gradient known
+    labels, trace = trace.labels(), page[1]
+    ops = re.findall(r'<g id="(op\d+)" class="node op (\w+)">', dom)
+    assert sorted(state for _, state in ops) == ["active", "done", "done"]
+    assert re.findall(r'class="edge backward (\w+)"', dom).count("active") == 1
 
 
 @needs_chromium
@@ -127,3 +150,17 @@ def test_keys_buttons_and_slider_move_between_steps(page, tmp_path):
     body = re.search(r"<body[^>]*>", done.stdout.decode("utf-8")).group(0)
     assert 'data-log="1,2,2,1,0,1,2"' in body
     assert 'data-hash="#step=2"' in body
+
+
+@needs_chromium
+def test_gradients_appear_as_the_steps_reach_them(page, tmp_path):
+    path, trace = page
+    ids = {trace.label(t): f"t{i}" for i, t in enumerate(trace.tensors())}
+    states = {}
+    for k in (0, 1, 2):
+        dom = chromium("--dump-dom", f"{path.as_uri()}#step={k}", tmp_path=tmp_path).stdout.decode()
+        states[k] = {name: re.search(rf'<g id="a_{ids[name]}_grad" class="grad (\w+)"', dom).group(1)
+                     for name in ("L", "o", "b", "W")}
+    assert states[0] == {"L": "known", "o": "known", "b": "unknown", "W": "unknown"}
+    assert states[1] == {"L": "known", "o": "known", "b": "known", "W": "unknown"}
+    assert states[2] == {"L": "known", "o": "known", "b": "known", "W": "known"}
