@@ -1,9 +1,10 @@
-"""Time drawing and rendering the softmax-regression graph at batch 256.
+"""Time drawing and rendering: the softmax-regression graph at batch 256, and graphs large
+enough to show how each display scales, against the targets of issue 8.
 
     python benchmarks/bench_draw.py [--features 784] [--classes 10] [--repeat 5]
 
 Reports the best of a few runs for: building the DOT (plain, and a trace frame), rendering to
-SVG and PNG, and which renderer was used.
+SVG and PNG, and which renderer was used; then each scaling target with its measured value.
 """
 from __future__ import annotations
 
@@ -55,6 +56,55 @@ def main() -> None:
           f"renderer: {renderer.name if renderer else 'none'}; best of {args.repeat}")
     for name, seconds in results.items():
         print(f"  {name:24s} {seconds * 1000:8.1f} ms")
+    print("scaling (target in brackets):")
+    for name, value, target, unit in scaling_targets():
+        verdict = "ok" if value < target else "MISSED"
+        print(f"  {name:52s} {value:8.2f} {unit:3s} (< {target:g} {unit}) {verdict}")
+
+
+def reused_graph(n: int) -> Tensor:
+    """x is used again every other op: y = x; y = y*1.0 if i % 2 else y + x."""
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True, name="x")
+    y = x
+    for i in range(n):
+        y = y * 1.0 if i % 2 else y + x
+    return y.sum()
+
+
+def chain(n: int) -> Tensor:
+    y = Tensor(np.array([1.0, 2.0]), requires_grad=True, name="x")
+    for _ in range(n):
+        y = y * 1.0001
+    return y.sum()
+
+
+def seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def scaling_targets() -> list[tuple[str, float, float, str]]:
+    L = reused_graph(100)
+    render = seconds(lambda: viz.render_bytes(viz.draw(L), "svg"))
+    trace = chain(100).backward(trace=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        page = os.path.join(tmp, "chain.html")
+        save = seconds(lambda: trace.save_html(page))
+        size = os.path.getsize(page) / 1e6
+    long = chain(2000).backward(trace=True)
+    text = seconds(lambda: str(long))
+    # accumulated() must be linear: 20 000 steps should take about twice 10 000
+    half, full = chain(10_000).backward(trace=True), chain(20_000).backward(trace=True)
+    def fresh(t):  # without the trace's cached index, so each run does the whole work
+        return lambda: (setattr(t, "_terms", None), t.accumulated())
+    ratio = (min(seconds(fresh(full)) for _ in range(5))
+             / max(min(seconds(fresh(half)) for _ in range(5)), 1e-9))
+    return [("render the reused-x graph, n = 100 (~250 nodes), SVG", render, 2, "s"),
+            ("save_html of a 100-op chain", save, 3, "s"),
+            ("  its size", size, 5, "MB"),
+            ("str(trace) of a 2 000-step chain", text, 0.5, "s"),
+            ("accumulated(): time at 20 000 steps / at 10 000", ratio, 3, "×")]
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@ Fashion-MNIST files when installed, and minibatches."""
 from __future__ import annotations
 
 import gzip
+import re
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +143,71 @@ def test_read_idx_broken_gzip(tmp_path):
         read_idx(path, IMAGES_MAGIC)
 
 
+@pytest.mark.parametrize("shape", [(2 ** 22, 2 ** 22, 2 ** 20), (2 ** 32 - 1, 2 ** 32 - 1, 1)])
+def test_read_idx_sizes_that_overflow_int64(tmp_path, shape):
+    """np.prod of these wraps around in int64 (to 0, or to a negative number)."""
+    path = tmp_path / "huge-idx3"
+    path.write_bytes(IMAGES_MAGIC.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in shape))
+    with pytest.raises(DataError, match=rf"huge-idx3: broken header: shape \({shape[0]}, "
+                                        rf"{shape[1]}, {shape[2]}\) would be {np.prod(shape, dtype=object)} bytes"):
+        read_idx(path, IMAGES_MAGIC)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_read_idx_claim_larger_than_the_file(tmp_path, compress):
+    path = tmp_path / "claims"
+    blob = IMAGES_MAGIC.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (2 ** 20,) * 3)
+    path.write_bytes(gzip.compress(blob + b"\1" * 10) if compress else blob + b"\1" * 10)
+    with pytest.raises(DataError, match=rf"claims: truncated: .* so {2 ** 60 + 16} bytes are "
+                                        "expected, found 26"):
+        read_idx(path, IMAGES_MAGIC)
+
+
+@pytest.mark.parametrize("array, magic", [(np.zeros((0, 28, 28)), IMAGES_MAGIC),
+                                          (np.zeros((5, 0, 28)), IMAGES_MAGIC),
+                                          (np.zeros(0), LABELS_MAGIC)])
+def test_read_idx_with_no_items(tmp_path, array, magic):
+    path = write_idx(tmp_path / "empty-idx", array, compress=True)
+    with pytest.raises(DataError, match=r"empty-idx: empty: the header gives shape \(.*\), so it "
+                                        "holds no (images|labels)"):
+        read_idx(path, magic)
+
+
+def test_mnist_folder_with_zero_images_names_the_file(tmp_path):
+    write_mnist_folder(tmp_path, n_test=0)
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz: empty"):
+        load_mnist(tmp_path)
+
+
+def test_gzip_bomb_is_not_unpacked(tmp_path):
+    """A valid header for 2 tiny images, then 256 MB of zeros: about 250 kB gzipped. The reader
+    stops one byte after what the header announces instead of unpacking everything."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip framing
+    pieces = [packer.compress(idx_bytes(np.ones((2, 2, 2))))]
+    zeros = bytes(1 << 20)
+    pieces += [packer.compress(zeros) for _ in range(256)] + [packer.flush()]
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(b"".join(pieces))
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="bomb.gz: longer than its header says"):
+            read_idx(path, IMAGES_MAGIC)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"{peak / 2 ** 20:.0f} MB held while reading"
+
+
+def test_read_idx_corrupt_deflate_data(tmp_path):
+    packed = bytearray(gzip.compress(idx_bytes(np.arange(4000).reshape(10, 20, 20))))
+    packed[20:40] = b"\xff" * 20  # inside the deflate stream
+    path = tmp_path / "corrupt.gz"
+    path.write_bytes(bytes(packed))
+    with pytest.raises(DataError, match="corrupt.gz: broken gzip data"):
+        read_idx(path, IMAGES_MAGIC)
+
+
 def test_read_idx_missing_file(tmp_path):
     with pytest.raises(DataNotFoundError, match="nothere: file not found"):
         read_idx(tmp_path / "nothere", LABELS_MAGIC)
@@ -223,9 +291,33 @@ def test_fashion_mnist_search_skips_an_incomplete_folder(tmp_path, monkeypatch):
 
 def test_default_search_path_documents_debian_then_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert data.fashion_mnist_search_path() == [FASHION_DIR, tmp_path / "tinygrad_sm" / "fashion-mnist"]
+    assert list(data.fashion_mnist_search_path()) == [FASHION_DIR,
+                                                      tmp_path / "tinygrad_sm" / "fashion-mnist"]
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert data.fashion_mnist_search_path()[1] == Path.home() / ".cache/tinygrad_sm/fashion-mnist"
+    assert list(data.fashion_mnist_search_path())[1] == Path.home() / ".cache/tinygrad_sm/fashion-mnist"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # not a valid XDG value: ignored
+    assert list(data.fashion_mnist_search_path())[1] == Path.home() / ".cache/tinygrad_sm/fashion-mnist"
+
+
+def no_home(monkeypatch) -> None:
+    """HOME unset and no passwd entry for this user: Path.home() cannot name a folder."""
+    def no_entry(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr("pwd.getpwuid", no_entry)
+    with pytest.raises((KeyError, RuntimeError)):
+        Path.home()
+
+
+def test_search_without_a_home_skips_the_cache_folder(tmp_path, monkeypatch):
+    no_home(monkeypatch)
+    monkeypatch.setattr(data, "SYSTEM_FASHION_MNIST", tmp_path / "system")
+    assert list(data.fashion_mnist_search_path()) == [tmp_path / "system"]
+    with pytest.raises(DataNotFoundError, match=f"looked in {tmp_path / 'system'}\\. On Debian"):
+        load_fashion_mnist()
+    write_mnist_folder(tmp_path / "system", n_train=20)
+    assert len(load_fashion_mnist().y_train) == 20
 
 
 @pytest.mark.skipif(not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists(),
@@ -273,3 +365,8 @@ def test_minibatches_errors():
         list(minibatches(np.zeros((3, 1)), np.zeros(2), 1))
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         list(minibatches(np.zeros((3, 1)), np.zeros(3), 0))
+    for bad in (2.5, "4", True, None):
+        with pytest.raises(TypeError, match=rf"minibatches: batch_size must be a whole number, "
+                                            rf"got {re.escape(repr(bad))}"):
+            minibatches(np.zeros((3, 1)), np.zeros(3), bad)  # at the call, not at the first batch
+    assert len(list(minibatches(np.zeros((3, 1)), np.zeros(3), np.int64(2)))) == 2

@@ -257,7 +257,7 @@ def test_out_is_a_file_exits_1(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert main(["train", "--epochs", "1", "--out", str(blocker)]) == 1
-    assert "cannot create the output folder" in capsys.readouterr().err
+    assert f"cannot write to the output folder {blocker}" in capsys.readouterr().err
 
 
 def test_python_dash_m_works_the_same(tmp_path):

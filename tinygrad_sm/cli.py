@@ -1,20 +1,21 @@
-"""The `tinygrad-sm` command. Each subcommand lives in its own module with
-`HELP`, `add_arguments(parser)` and `run(args) -> int`."""
+"""The `tinygrad-sm` command: all argument parsing lives here.
+
+Each subcommand is two small functions: `add_<name>` declares its arguments (with the checked
+types below, so a bad value exits 2 with a message) and `run_<name>` calls the plain library
+function that does the work, which returns the exit status.
+"""
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
+import os
 import sys
 from typing import Any, Callable
 
-COMMANDS = {
-    "train": "tinygrad_sm.train",    # softmax regression end to end
-}
-STEP_HELP = "step through one backward pass of a tiny softmax regression, one chain-rule step per key"
+from .train import DATASETS, EXIT_INTERRUPTED, EXIT_STDOUT_CLOSED, train_command
 
 
-# ---- argparse types shared by the subcommands: a bad value exits 2 with a message ----
+# ---- argparse types: a bad value exits 2 with a message ----
 
 def checked(convert: Callable[[str], Any], expected: str, ok: Callable[[Any], bool],
             requirement: str) -> Callable[[str], Any]:
@@ -36,28 +37,81 @@ positive_float = checked(float, "a number", lambda v: math.isfinite(v) and v > 0
 seed_number = checked(int, "a whole number", lambda v: v >= 0, "0 or more")  # numpy's seeds
 
 
-def _add_step_arguments(parser: argparse.ArgumentParser) -> None:
+# ---- train ----
+
+def add_train(sub: Any) -> argparse.ArgumentParser:
+    about = "train softmax regression (digits, Fashion-MNIST or MNIST) and write metrics and figures"
+    parser = sub.add_parser("train", help=about, description=about)
+
+    def default(attr: str) -> str:
+        return ", ".join(f"{getattr(spec, attr)} for {name}" for name, spec in DATASETS.items())
+
+    parser.add_argument("--data", choices=list(DATASETS), default="digits",
+                        help="data set (default: digits, bundled)")
+    parser.add_argument("--data-dir", metavar="DIR", default=None,
+                        help="folder of the IDX files (mnist: required; fashion-mnist: default "
+                             "/usr/share/datasets/fashion-mnist, then ~/.cache/tinygrad_sm/fashion-mnist)")
+    parser.add_argument("--epochs", type=positive_int, metavar="N", default=None,
+                        help=f"passes over the training set (default: {default('epochs')})")
+    parser.add_argument("--lr", type=positive_float, metavar="LR", default=None,
+                        help=f"learning rate (default: {default('lr')})")
+    parser.add_argument("--batch-size", type=positive_int, metavar="B", default=None,
+                        help=f"minibatch size (default: {default('batch_size')})")
+    parser.add_argument("--seed", type=seed_number, metavar="S", default=0,
+                        help="seed of the initial weights and the batch order (default: 0)")
+    parser.add_argument("--out", metavar="DIR", default="out",
+                        help="folder for metrics.json and the figures (default: ./out)")
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> int:
+    return train_command(data=args.data, data_dir=args.data_dir, epochs=args.epochs, lr=args.lr,
+                         batch_size=args.batch_size, seed=args.seed, out=args.out)
+
+
+# ---- step ----
+
+def add_step(sub: Any) -> argparse.ArgumentParser:
+    about = "step through one backward pass of a tiny softmax regression, one chain-rule step per key"
+    parser = sub.add_parser("step", help=about, description=about)
     parser.add_argument("--no-pause", action="store_true",
                         help="print every step without waiting for a key (also when stdin is not a terminal)")
     parser.add_argument("--html", metavar="PATH",
                         help="also write the HTML stepper (diagram per step, ←/→ keys) to PATH")
     parser.add_argument("--seed", type=seed_number, metavar="S", default=0,
                         help="seed for the data and weights (default 0)")
+    return parser
+
+
+def run_step(args: argparse.Namespace) -> int:
+    from . import stepper  # rich and the page renderer load only for this subcommand
+
+    return stepper.step_command(seed=args.seed, pause=not args.no_pause, html=args.html)
+
+
+SUBCOMMANDS = {"train": (add_train, run_train), "step": (add_step, run_step)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tinygrad-sm", description="A small autograd engine that shows every gradient.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        module.add_arguments(sub.add_parser(name, help=module.HELP, description=module.HELP))
-    _add_step_arguments(sub.add_parser("step", help=STEP_HELP, description=STEP_HELP))
+    for add, run in SUBCOMMANDS.values():
+        add(sub).set_defaults(run=run)
     args = parser.parse_args(argv)
-    if args.command == "step":
-        from .stepper import step_command
-        return step_command(seed=args.seed, pause=not args.no_pause, html=args.html)
-    return importlib.import_module(COMMANDS[args.command]).run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:  # outside what the subcommand handles itself: one line, no traceback
+        print(f"tinygrad-sm {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of our output left (`| head`): stop quietly, like cat
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+        return EXIT_STDOUT_CLOSED
 
 
 if __name__ == "__main__":

@@ -11,11 +11,13 @@ MIT licence; it is read from files installed separately, never bundled.
 from __future__ import annotations
 
 import gzip
-import io
+import math
 import os
+import sys
+import zlib
 from importlib import resources
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import BinaryIO, Iterator, NamedTuple
 
 import numpy as np
 
@@ -90,52 +92,81 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped when it starts with the gzip signature."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataNotFoundError(f"{path}: file not found") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
-            return stream.read()
-    except (OSError, EOFError) as e:  # BadGzipFile is an OSError; a cut-off stream is EOFError
-        raise DataError(f"{path}: broken gzip data ({e}); the file may be truncated, "
-                        "download it again") from None
+CHUNK = 1 << 22  # read in 4 MiB pieces, so a header's claim never allocates more than arrives
+
+
+def _unpacked(raw: BinaryIO) -> BinaryIO:
+    """`raw`, or a gunzipping view of it when it starts with the gzip signature."""
+    signature = raw.read(2)
+    raw.seek(0)
+    return gzip.GzipFile(fileobj=raw, mode="rb") if signature == b"\x1f\x8b" else raw
+
+
+def _read_at_most(stream: BinaryIO, limit: int) -> bytes:
+    """Up to `limit` bytes of the stream (fewer at its end); nothing past them is unpacked."""
+    pieces, count = [], 0
+    while count < limit:
+        piece = stream.read(min(CHUNK, limit - count))
+        if not piece:
+            break
+        pieces.append(piece)
+        count += len(piece)
+    return b"".join(pieces)
 
 
 def read_idx(path: str | os.PathLike, magic: int) -> np.ndarray:
     """Read an IDX file of unsigned bytes (raw or gzipped) and return it as a uint8 array.
 
     `magic` is the expected magic number: 2051 for images (n, rows, columns), 2049 for labels (n,).
+    The header is read first, then no more than the size it gives (+1 byte to notice trailing
+    data), so a small .gz that would unpack to gigabytes is refused without being unpacked.
     """
     path = Path(path)
-    blob = _read_bytes(path)
+    try:
+        with path.open("rb") as raw, _unpacked(raw) as stream:
+            return _parse_idx(path, stream, magic)
+    except FileNotFoundError:
+        raise DataNotFoundError(f"{path}: file not found") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:  # EOFError: a cut-off gzip stream
+        raise DataError(f"{path}: broken gzip data ({e}); the file may be truncated, "
+                        "download it again") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+def _parse_idx(path: Path, stream: BinaryIO, magic: int) -> np.ndarray:
     kind = {IMAGES_MAGIC: "images", LABELS_MAGIC: "labels"}.get(magic, "IDX data")
     ndim = magic & 0xFF
-    if len(blob) < 4:
-        raise DataError(f"{path}: only {len(blob)} bytes; expected an IDX {kind} file starting "
+    start = _read_at_most(stream, 4)
+    if len(start) < 4:
+        raise DataError(f"{path}: only {len(start)} bytes; expected an IDX {kind} file starting "
                         f"with the magic number {magic}")
-    found = int.from_bytes(blob[:4], "big")
+    found = int.from_bytes(start, "big")
     if found != magic:
         hint = {IMAGES_MAGIC: " (an images file)", LABELS_MAGIC: " (a labels file)"}.get(found, "")
         raise DataError(f"{path}: magic number {found}{hint}, expected {magic} for {kind}; "
                         "is this the right file?")
     header = 4 + 4 * ndim
-    if len(blob) < header:
+    sizes = _read_at_most(stream, 4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise DataError(f"{path}: truncated header: expected {ndim} dimension sizes "
-                        f"({header} bytes), found {len(blob)} bytes")
-    shape = tuple(int.from_bytes(blob[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape, dtype=np.int64))
-    if len(blob) != expected:
-        problem = "truncated" if len(blob) < expected else "longer than its header says"
-        raise DataError(f"{path}: {problem}: the header gives shape {shape}, so {expected} bytes "
-                        f"are expected, found {len(blob)}")
-    return np.frombuffer(blob, dtype=np.uint8, offset=header).reshape(shape)
+                        f"({header} bytes), found {4 + len(sizes)} bytes")
+    shape = tuple(int.from_bytes(sizes[4 * i: 4 * i + 4], "big") for i in range(ndim))
+    if 0 in shape:
+        raise DataError(f"{path}: empty: the header gives shape {shape}, so it holds no {kind}")
+    count = math.prod(shape)  # a Python int: sizes up to (2³² − 1)³ cannot wrap around
+    if count > sys.maxsize:
+        raise DataError(f"{path}: broken header: shape {shape} would be {count} bytes, "
+                        "more than any array can hold")
+    body = _read_at_most(stream, count + 1)
+    if len(body) != count:
+        if len(body) < count:
+            problem, found_text = "truncated", str(header + len(body))
+        else:
+            problem, found_text = "longer than its header says", "more"
+        raise DataError(f"{path}: {problem}: the header gives shape {shape}, so {header + count} "
+                        f"bytes are expected, found {found_text}")
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -180,10 +211,28 @@ def _load_idx_folder(directory: Path, num_classes: int = 10) -> Split:
                  pixels(parts["test_images"][1]), parts["test_labels"][1].astype(np.int64))
 
 
-def fashion_mnist_search_path() -> list[Path]:
-    """Where `load_fashion_mnist()` looks when given no folder, in order."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return [Path("/usr/share/datasets/fashion-mnist"), cache / "tinygrad_sm" / "fashion-mnist"]
+SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+
+
+def _user_cache() -> Path | None:
+    """$XDG_CACHE_HOME, else ~/.cache; None when neither can be named (HOME unset, no passwd
+    entry). A relative XDG_CACHE_HOME is ignored, as the XDG specification says."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg)
+    try:
+        return Path.home() / ".cache"
+    except (RuntimeError, KeyError, OSError):  # Path.home() raises these when there is no home
+        return None
+
+
+def fashion_mnist_search_path() -> Iterator[Path]:
+    """Where `load_fashion_mnist()` looks when given no folder, in order, each named only when
+    it is reached; a folder that cannot be named (no home) is skipped."""
+    yield SYSTEM_FASHION_MNIST
+    cache = _user_cache()
+    if cache is not None:
+        yield cache / "tinygrad_sm" / "fashion-mnist"
 
 
 FASHION_MNIST_HOWTO = (
@@ -202,9 +251,9 @@ def load_fashion_mnist(directory: str | os.PathLike | None = None) -> Split:
     /tinygrad_sm/fashion-mnist. Data: © Zalando SE, MIT licence.
     """
     if directory is None:
-        candidates = fashion_mnist_search_path()
-        incomplete = []
-        for folder in candidates:  # the first folder with all four files wins
+        candidates, incomplete = [], []
+        for folder in fashion_mnist_search_path():  # the first folder with all four files wins
+            candidates.append(folder)
             missing = _missing_idx_files(folder)
             if not missing:
                 return _load_idx_folder(folder)
@@ -240,15 +289,22 @@ def load_mnist(directory: str | os.PathLike) -> Split:
 def minibatches(X: np.ndarray, y: np.ndarray, batch_size: int,
                 rng: np.random.Generator | int | None = None,
                 shuffle: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (X_batch, y_batch) covering every example once; the last batch may be smaller.
+    """(X_batch, y_batch) pairs covering every example once; the last batch may be smaller.
 
     The order is a fresh permutation drawn from `rng` (a Generator, or a seed) on each call,
     so consecutive epochs that share one Generator see different orders, reproducibly.
     """
     if len(X) != len(y):
         raise ValueError(f"minibatches: X has {len(X)} rows but y has {len(y)}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"minibatches: batch_size must be a whole number, got {batch_size!r}")
     if batch_size < 1:
         raise ValueError(f"minibatches: batch_size must be at least 1, got {batch_size}")
+    return _batches(X, y, batch_size, rng, shuffle)  # checked now, not at the first batch
+
+
+def _batches(X: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator | int | None,
+             shuffle: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     n = len(X)
     if shuffle:
         order = np.random.default_rng(rng).permutation(n)

@@ -93,10 +93,28 @@ def _plain_console(width: int) -> Console:
                    force_jupyter=False, highlight=False)
 
 
+TABLE_STEPS = 200  # longer traces are listed step by step in plain lines: a table that long is slow
+
+
+def _step_lines(view: StepView) -> list[str]:
+    lines = [f"step {view.index} ({view.op}): {view.formula}"]
+    lines += [f"  {line}" for line in _value_lines(f"∂L/∂{view.output_name}", view.grad_output)]
+    for edge in view.edges:
+        if edge.contribution is not None:
+            lines.append(f"  {edge.rule}" + (f"  ({edge.summed_note})" if edge.summed_note else ""))
+            lines += [f"  {line}" for line in _value_lines(f"→ {edge.title}", edge.contribution)]
+    return lines
+
+
 def format_trace(trace: BackwardTrace, width: int = 120) -> str:
     """The trace as plain text: a table of the steps, then a section on the sums."""
     console = _plain_console(width)
-    console.print(trace_table(trace))
+    if len(trace) <= TABLE_STEPS:
+        console.print(trace_table(trace))
+    else:
+        console.file.write(f"Backward from {trace.label(trace.root)}: {len(trace)} steps\n")
+        console.file.write("\n".join(line for k in range(len(trace)) for line in _step_lines(trace.view(k))))
+        console.file.write("\n")
     console.print(Rule("sums"))
     console.print(_text(sums_lines(trace) or ["No sums: every tensor received exactly one "
                                               "contribution and no broadcast was undone."]))

@@ -7,12 +7,12 @@ The benchmark (benchmarks/bench_epoch.py) can call `train_epoch` to time this ve
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import math
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +22,10 @@ import numpy as np
 
 from . import nn
 from .autograd import no_grad
-from .cli import positive_float, positive_int, seed_number
 from .data import (FASHION_MNIST_CLASSES, DataError, Split, load_digits, load_fashion_mnist,
                    load_mnist, minibatches)
 from .optim import SGD
 from .tensor import Tensor
-
-HELP = "train softmax regression (digits, Fashion-MNIST or MNIST) and write metrics and figures"
 
 DIGIT_NAMES = tuple(str(k) for k in range(10))
 
@@ -69,6 +66,19 @@ def load(name: str, data_dir: str | None = None) -> Split:
 
 # ---- the loop ----
 
+class Diverged(FloatingPointError):
+    """The loss or a parameter became NaN or infinite. `epoch` (set by `fit`) and `batch`
+    (1-based, of `batches`) say where; the parameters were not updated with that batch."""
+
+    def __init__(self, what: str, batch: int, batches: int, epoch: int | None = None):
+        super().__init__(what)
+        self.what, self.batch, self.batches, self.epoch = what, batch, batches, epoch
+
+    def __str__(self) -> str:
+        epoch = f"epoch {self.epoch}, " if self.epoch is not None else ""
+        return f"{self.what} at {epoch}batch {self.batch} of {self.batches}"
+
+
 def train_epoch(model: nn.SoftmaxRegression, optimizer: SGD, X: np.ndarray, y: np.ndarray,
                 batch_size: int, rng: np.random.Generator,
                 on_batch: Callable[[], None] | None = None) -> tuple[float, float]:
@@ -76,18 +86,26 @@ def train_epoch(model: nn.SoftmaxRegression, optimizer: SGD, X: np.ndarray, y: n
 
     Both are averaged over the epoch's minibatches as the weights changed (Dive into Deep
     Learning's convention), so they cost nothing extra: the logits are there anyway.
+    Raises Diverged, before updating, at the first batch whose loss is not finite.
     """
     total_loss, correct = 0.0, 0
-    for X_batch, y_batch in minibatches(X, y, batch_size, rng):
+    batches = math.ceil(len(y) / batch_size)
+    for batch, (X_batch, y_batch) in enumerate(minibatches(X, y, batch_size, rng), 1):
         logits = model(Tensor(X_batch, name="X"))
         loss = nn.cross_entropy(logits, y_batch)
+        value = float(loss.data)
+        if not math.isfinite(value):
+            raise Diverged(f"the loss is {value}", batch, batches)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        total_loss += float(loss.data) * len(y_batch)
+        total_loss += value * len(y_batch)
         correct += int(np.count_nonzero(logits.data.argmax(axis=1) == y_batch))
         if on_batch is not None:
             on_batch()
+    for p in optimizer.params:  # the last update can overflow too; no later loss would show it
+        if not np.isfinite(p.data).all():
+            raise Diverged(f"{p.name or 'a parameter'} holds non-finite values", batches, batches)
     return total_loss / len(y), correct / len(y)
 
 
@@ -120,24 +138,32 @@ def fit(split: Split, epochs: int, lr: float, batch_size: int, seed: int = 0,
         num_classes: int | None = None,
         on_epoch_start: Callable[[int, int], Callable[[], None] | None] | None = None,
         on_epoch_end: Callable[[int, History], None] | None = None,
+        model: nn.SoftmaxRegression | None = None, history: History | None = None,
         ) -> tuple[nn.SoftmaxRegression, History]:
     """Train a fresh SoftmaxRegression (initialised and shuffled from `seed`) on split.
 
     num_classes defaults to the largest label + 1 (give it when a class may be absent).
+    Pass `model` and `history` to keep hold of them when training stops early (Ctrl-C, or
+    Diverged, which names the epoch and batch): they hold what was learned up to then.
 
     on_epoch_start(epoch, batches) may return a per-batch callback (a progress bar);
     on_epoch_end(epoch, history) sees the history so far (to print a line).
     """
-    model = nn.SoftmaxRegression(split.num_features, num_classes or split.num_classes, seed=seed)
+    if model is None:
+        model = nn.SoftmaxRegression(split.num_features, num_classes or split.num_classes, seed=seed)
     optimizer = SGD(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
-    history = History()
+    history = History() if history is None else history
     batches = math.ceil(len(split.y_train) / batch_size)
     for epoch in range(1, epochs + 1):
         on_batch = on_epoch_start(epoch, batches) if on_epoch_start else None
         start = time.perf_counter()
-        loss, train_acc = train_epoch(model, optimizer, split.X_train, split.y_train,
-                                      batch_size, rng, on_batch)
+        try:
+            loss, train_acc = train_epoch(model, optimizer, split.X_train, split.y_train,
+                                          batch_size, rng, on_batch)
+        except Diverged as e:
+            e.epoch = epoch
+            raise
         history.seconds_per_epoch.append(time.perf_counter() - start)
         history.train_loss.append(loss)
         history.train_accuracy.append(train_acc)
@@ -171,128 +197,248 @@ def write_step_diagrams(model: nn.SoftmaxRegression, X: np.ndarray, y: np.ndarra
 
 # ---- the command ----
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    def default(attr: str) -> str:
-        return ", ".join(f"{getattr(spec, attr)} for {name}" for name, spec in DATASETS.items())
+OUTPUT_FILES = ("metrics.json", "curves.png", "weights.png", "confusion.png", "graph.svg",
+                "graph.gv", "backprop.html")
 
-    parser.add_argument("--data", choices=list(DATASETS), default="digits",
-                        help="data set (default: digits, bundled)")
-    parser.add_argument("--data-dir", metavar="DIR", default=None,
-                        help="folder of the IDX files (mnist: required; fashion-mnist: default "
-                             "/usr/share/datasets/fashion-mnist, then ~/.cache/tinygrad_sm/fashion-mnist)")
-    parser.add_argument("--epochs", type=positive_int, metavar="N", default=None,
-                        help=f"passes over the training set (default: {default('epochs')})")
-    parser.add_argument("--lr", type=positive_float, metavar="LR", default=None,
-                        help=f"learning rate (default: {default('lr')})")
-    parser.add_argument("--batch-size", type=positive_int, metavar="B", default=None,
-                        help=f"minibatch size (default: {default('batch_size')})")
-    parser.add_argument("--seed", type=seed_number, metavar="S", default=0,
-                        help="seed of the initial weights and the batch order (default: 0)")
-    parser.add_argument("--out", metavar="DIR", default="out",
-                        help="folder for metrics.json and the figures (default: ./out)")
+EXIT_ERROR, EXIT_INTERRUPTED, EXIT_STDOUT_CLOSED = 1, 130, 141  # 128 + SIGINT, 128 + SIGPIPE
 
 
-def _fail(message: str, code: int = 1) -> int:
+def ensure_writable_folder(folder: Path, create: bool = True) -> None:
+    """Make `folder` (when `create`) and prove it takes a file; raises OSError otherwise."""
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".tinygrad-sm-check-"):
+        pass
+
+
+def write_json(path: Path, value: object) -> None:
+    """Strict JSON (NaN and infinity refused), written to a temporary file and renamed, so the
+    file is always either the old one or the whole new one."""
+    text = json.dumps(value, indent=2, allow_nan=False) + "\n"
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
+                                     prefix=f".{path.name}.", suffix=".tmp") as temporary:
+        temporary.write(text)
+    try:
+        os.replace(temporary.name, path)
+    except OSError:
+        os.unlink(temporary.name)
+        raise
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> int:
     print(f"tinygrad-sm train: error: {message}", file=sys.stderr)
     return code
 
 
-def run(args: argparse.Namespace) -> int:
+def _console():
+    """A rich Console whose closed stdout (`train | head -1`) raises BrokenPipeError for
+    train_command to handle, instead of rich's default of exiting 1 without a word."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-    from threadpoolctl import threadpool_limits
 
-    spec = DATASETS[args.data]
-    epochs = spec.epochs if args.epochs is None else args.epochs
-    lr = spec.lr if args.lr is None else args.lr
-    batch_size = spec.batch_size if args.batch_size is None else args.batch_size
-    num_classes = len(spec.class_names)
-    out = Path(args.out)
-    console = Console()
+    class PipeAwareConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            try:  # Python flushes stdout at exit: point it at /dev/null so that does not fail
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
+                pass
+            raise BrokenPipeError("standard output was closed")
+
+    return PipeAwareConsole()
+
+
+def train_command(data: str = "digits", data_dir: str | None = None, epochs: int | None = None,
+                  lr: float | None = None, batch_size: int | None = None, seed: int = 0,
+                  out: str | os.PathLike = "out") -> int:
+    """`tinygrad-sm train`: load the data, train, write metrics.json and the figures to `out`.
+
+    None takes the data set's default. Returns the exit status: 0 done; 1 an error or a
+    diverged run; 130 Ctrl-C; 141 standard output closed. A run that stops early still writes
+    metrics.json (strict JSON) with what was learned, marked "diverged" or "interrupted".
+    """
+    if data not in DATASETS:
+        return _fail(f"unknown data set {data!r}; choose one of {', '.join(DATASETS)}")
+    spec = DATASETS[data]
+    epochs = spec.epochs if epochs is None else epochs
+    lr = spec.lr if lr is None else lr
+    batch_size = spec.batch_size if batch_size is None else batch_size
+    for name, value, least in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"train_command: {name} must be a whole number ≥ {least}, got {value!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"train_command: lr must be a positive finite number, got {lr!r}")
+    settings = {"data": data, "data_dir": data_dir, "epochs": epochs, "lr": lr,
+                "batch_size": batch_size, "seed": seed}
+    out = Path(out)
 
     try:
-        split = load(args.data, args.data_dir)
+        split = load(data, data_dir)
     except DataError as e:
         return _fail(str(e))
-    if split.num_features != spec.image_shape[0] * spec.image_shape[1]:
-        return _fail(f"{args.data}: expected images of {spec.image_shape[0]}×{spec.image_shape[1]} "
-                     f"= {spec.image_shape[0] * spec.image_shape[1]} pixels, got {split.num_features}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
+    pixels = spec.image_shape[0] * spec.image_shape[1]
+    if split.num_features != pixels:
+        return _fail(f"{data}: expected images of {spec.image_shape[0]}×{spec.image_shape[1]} "
+                     f"= {pixels} pixels, got {split.num_features}")
+    try:  # before training, not after: a run must not be lost to an unwritable folder
+        ensure_writable_folder(out)
+        for name in OUTPUT_FILES:  # an earlier run's files must not pass for this run's
+            (out / name).unlink(missing_ok=True)
     except OSError as e:
-        return _fail(f"cannot create the output folder {out}: {e.strerror or e}")
+        return _fail(f"cannot write to the output folder {out}: {e.strerror or e}")
 
-    console.print(f"[bold]{args.data}[/]: {len(split.y_train)} training and {len(split.y_test)} "
-                  f"test examples, {split.num_features} pixels, {split.num_classes} classes")
-    console.print(f"softmax regression, SGD lr {lr}, batch {batch_size}, {epochs} epochs, seed {args.seed}")
+    console = _console()
+    model = nn.SoftmaxRegression(split.num_features, len(spec.class_names), seed=seed)
+    history = History()
+    position = {"epoch": 0, "batches_done": 0, "batches": 0}  # kept up to date while training
+    stopped: str | None = None  # "diverged", "interrupted" or "stdout closed"
+    diverged: Diverged | None = None
+    try:
+        console.print(f"[bold]{data}[/]: {len(split.y_train)} training and {len(split.y_test)} "
+                      f"test examples, {split.num_features} pixels, {split.num_classes} classes")
+        console.print(f"softmax regression, SGD lr {lr}, batch {batch_size}, {epochs} epochs, "
+                      f"seed {seed}")
+        with np.errstate(all="ignore"):  # a diverging run is reported once, below
+            _fit_with_progress(console, split, epochs, lr, batch_size, seed, model, history,
+                               position)
+    except Diverged as e:
+        stopped, diverged = "diverged", e
+        position.update(epoch=e.epoch, batches_done=e.batch - 1, batches=e.batches)
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    except BrokenPipeError:
+        stopped = "stdout closed"
+
+    metrics = {
+        "settings": settings,
+        "data": {"train_size": len(split.y_train), "test_size": len(split.y_test),
+                 "num_features": split.num_features, "num_classes": len(spec.class_names)},
+        "train_loss": history.train_loss,
+        "train_accuracy": history.train_accuracy,
+        "test_accuracy": history.test_accuracy,
+        "seconds_per_epoch": history.seconds_per_epoch,
+        # the model as saved: after the last epoch, or where Ctrl-C stopped it; none if diverged
+        "final_test_accuracy": (None if diverged else history.test_accuracy[-1] if not stopped
+                                else accuracy(model, split.X_test, split.y_test)),
+        "training_seconds": sum(history.seconds_per_epoch),
+        "completed_epochs": len(history.train_loss),
+        "diverged": diverged is not None,
+        "interrupted": stopped in ("interrupted", "stdout closed"),
+        "stopped_at": None if stopped is None else {
+            **position, "reason": str(diverged.what) if diverged else stopped},
+    }
+    try:
+        written, diagram_error = _write_outputs(out, metrics, model, history, split, spec, seed)
+    except OSError as e:
+        return _fail(f"cannot write to {out}: {e.strerror or e}")
+
+    place = _place(position, epochs)
+    if diverged:
+        return _fail(f"training diverged: {diverged.what} {place}; try a smaller --lr "
+                     f"(this run: {lr:g}). The epochs before it are in {out / 'metrics.json'} "
+                     '("diverged": true)')
+    if stopped:
+        reason = "interrupted" if stopped == "interrupted" else "standard output was closed"
+        print(f"tinygrad-sm train: {reason} {place}; what was learned so far is in "
+              f'{out}{os.sep} (metrics.json has "interrupted": true)', file=sys.stderr)
+        return EXIT_INTERRUPTED if stopped == "interrupted" else EXIT_STDOUT_CLOSED
+    try:
+        _print_summary(console, metrics, out, written)
+    except BrokenPipeError:
+        return EXIT_STDOUT_CLOSED
+    if diagram_error:
+        return _fail(f"graph.svg and backprop.html were not made: {diagram_error}")
+    return 0
+
+
+def _fit_with_progress(console, split: Split, epochs: int, lr: float, batch_size: int, seed: int,
+                       model: nn.SoftmaxRegression, history: History,
+                       position: dict[str, int]) -> None:
+    """`fit` with a progress bar per epoch (on a terminal) and one line after each epoch."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from threadpoolctl import threadpool_limits
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         def on_epoch_start(epoch: int, batches: int) -> Callable[[], None]:
+            position.update(epoch=epoch, batches_done=0, batches=batches)
             task = progress.add_task(f"epoch {epoch}/{epochs}", total=batches)
-            return lambda: progress.advance(task)
+
+            def on_batch() -> None:
+                position["batches_done"] += 1
+                progress.advance(task)
+            return on_batch
 
         def on_epoch_end(epoch: int, history: History) -> None:
             for task in list(progress.task_ids):
                 progress.remove_task(task)
             line = (f"epoch {epoch:3d}/{epochs}  train loss {history.train_loss[-1]:.4f}  "
                     f"train acc {history.train_accuracy[-1]:.4f}  "
-                    f"test acc {history.test_accuracy[-1]:.4f}  ({history.seconds_per_epoch[-1]:.2f} s)")
+                    f"test acc {history.test_accuracy[-1]:.4f}  "
+                    f"({history.seconds_per_epoch[-1]:.2f} s)")
             progress.console.print(line, soft_wrap=True, markup=False)
 
         # one BLAS thread: these matmuls are small, and OpenBLAS's threads spin on a busy core
         # (benchmarks/bench_epoch.py measures both); a limit in the command, not on import
         with threadpool_limits(limits=1, user_api="blas"):
-            model, history = fit(split, epochs, lr, batch_size, args.seed, num_classes,
-                                 on_epoch_start, on_epoch_end)
+            fit(split, epochs, lr, batch_size, seed, on_epoch_start=on_epoch_start,
+                on_epoch_end=on_epoch_end, model=model, history=history)
 
-    predictions = predict(model, split.X_test)  # for the confusion matrix
-    metrics = {
-        "settings": {"data": args.data, "data_dir": args.data_dir, "epochs": epochs, "lr": lr,
-                     "batch_size": batch_size, "seed": args.seed},
-        "data": {"train_size": len(split.y_train), "test_size": len(split.y_test),
-                 "num_features": split.num_features, "num_classes": num_classes},
-        "train_loss": history.train_loss,
-        "train_accuracy": history.train_accuracy,
-        "test_accuracy": history.test_accuracy,
-        "seconds_per_epoch": history.seconds_per_epoch,
-        "final_test_accuracy": history.test_accuracy[-1],  # fit measured it after the last epoch
-        "training_seconds": sum(history.seconds_per_epoch),
-    }
+
+def _place(position: dict[str, int], epochs: int) -> str:
+    """Where a run stopped, in words: "at epoch 3/10, batch 7 of 45"."""
+    epoch, done, batches = position["epoch"], position["batches_done"], position["batches"]
+    if epoch == 0:
+        return "before the first epoch"
+    if done >= batches:
+        return f"after epoch {epoch}/{epochs}"
+    return f"at epoch {epoch}/{epochs}, batch {done + 1} of {batches}"
+
+
+def _write_outputs(out: Path, metrics: dict, model: nn.SoftmaxRegression, history: History,
+                   split: Split, spec: DataSpec, seed: int) -> tuple[dict[str, str], str | None]:
+    """metrics.json first, then the figures that make sense for how the run ended: none of
+    the weights when they diverged, no step diagrams when the run was stopped."""
     from . import plots  # matplotlib loads only once training is done
-    written: dict[str, str] = {}
-    diagram_error = None
-    try:
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-        written["metrics.json"] = "per-epoch loss and accuracy, settings, timings"
+
+    write_json(out / "metrics.json", metrics)
+    written = {"metrics.json": "per-epoch loss and accuracy, settings, timings"}
+    if history.train_loss:
         plots.plot_curves(history.train_loss, history.train_accuracy, history.test_accuracy,
                           out / "curves.png")
         written["curves.png"] = "loss and accuracy by epoch"
-        plots.plot_weights(model.W.data, spec.image_shape, spec.class_names, out / "weights.png")
-        written["weights.png"] = "each class's column of W as an image"
-        plots.plot_confusion(confusion_matrix(split.y_test, predictions, num_classes),
-                             spec.class_names, out / "confusion.png")
-        written["confusion.png"] = "test-set confusion matrix"
-        # one step on four training examples, from the same starting weights as the run
-        start_model = nn.SoftmaxRegression(split.num_features, num_classes, seed=args.seed)
-        try:
-            write_step_diagrams(start_model, split.X_train[:4], split.y_train[:4], out)
-            written["graph.svg"] = "one training step on 4 examples, the path to ∂L/∂W in red"
-            written["graph.gv"] = "its DOT source"
-            written["backprop.html"] = "that backward pass, step by step, in a browser"
-        except RuntimeError as e:  # no Graphviz renderer: everything else is still useful
-            diagram_error = str(e)
-    except OSError as e:
-        return _fail(f"cannot write to {out}: {e.strerror or e}")
+    if metrics["diverged"]:
+        return written, None
+    num_classes = len(spec.class_names)
+    plots.plot_weights(model.W.data, spec.image_shape, spec.class_names, out / "weights.png")
+    written["weights.png"] = "each class's column of W as an image"
+    predictions = predict(model, split.X_test)
+    plots.plot_confusion(confusion_matrix(split.y_test, predictions, num_classes),
+                         spec.class_names, out / "confusion.png")
+    written["confusion.png"] = "test-set confusion matrix"
+    if metrics["interrupted"]:
+        return written, None
+    # one step on four training examples, from the same starting weights as the run
+    start_model = nn.SoftmaxRegression(split.num_features, num_classes, seed=seed)
+    try:
+        write_step_diagrams(start_model, split.X_train[:4], split.y_train[:4], out)
+    except RuntimeError as e:  # no Graphviz renderer: everything else is still useful
+        return written, str(e)
+    written["graph.svg"] = "one training step on 4 examples, the path to ∂L/∂W in red"
+    written["graph.gv"] = "its DOT source"
+    written["backprop.html"] = "that backward pass, step by step, in a browser"
+    return written, None
 
-    console.print(f"final test accuracy [bold]{metrics['final_test_accuracy']:.4f}[/] "
-                  f"after {epochs} epochs ({metrics['training_seconds']:.2f} s of training)")
+
+def _print_summary(console, metrics: dict, out: Path, written: dict[str, str]) -> None:
+    from rich.table import Table
+
+    console.print(f"final test accuracy [bold]{metrics['final_test_accuracy']:.4f}[/] after "
+                  f"{metrics['completed_epochs']} epochs ({metrics['training_seconds']:.2f} s "
+                  "of training)")
     console.print(f"written to {out.resolve()}{os.sep}", soft_wrap=True, markup=False)  # one line
     table = Table(box=None, show_header=False, padding=(0, 2))
     for name, what in written.items():
         table.add_row(name, what)
     console.print(table)
-    if diagram_error:
-        return _fail(f"graph.svg and backprop.html were not made: {diagram_error}")
-    return 0

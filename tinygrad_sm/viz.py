@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 FORMATS = ("svg", "png")
 INSTALL_HINT = ("install a renderer: `pip install graphviz-pure` (a dot-compatible binary from "
                 "PyPI) or the system Graphviz, e.g. `apt-get install graphviz` / `brew install graphviz`")
-LARGE = 60  # graphs with more op nodes than this get short backward-edge labels (see draw)
+LARGE = 24  # graphs with more op nodes than this get a faster layout (see draw)
 
 # colours: parameters warm, data grey, intermediates blue; the highlighted path red
 PARAM = ("#fff3e0", "#e65100")
@@ -246,8 +246,8 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
     trace + step=k: frame k of that backward pass (gradients known so far, the active op, the
     contribution along each of its edges). trace alone: every gradient of that pass. highlight=W:
     the path from root to W in red, with ∂L/∂W shown at W. Graphs of more than LARGE ops keep the
-    full rule in each backward edge's tooltip and show only ∂L/∂input on the edge (the stepper's
-    panel has the whole rule), which keeps layout time linear.
+    full rule in each backward edge's tooltip and show only ∂L/∂input beside the edge (the
+    stepper's panel has the whole rule), with bounded layout passes: about linear time.
     """
     if trace is not None and trace.root is not root:
         # the steps would be matched to tensors by identity: another graph's trace gives wrong frames
@@ -279,6 +279,8 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
                     "nodesep": "0.3", "ranksep": "0.5", "labelloc": "t"},
         node_attr={"fontname": png.SANS, "fontsize": "11"},
         edge_attr={"fontname": png.SANS, "fontsize": "9", "arrowsize": "0.7"})
+    if large:  # bounded network-simplex passes: layout time stays near linear in the graph
+        graph.attr(nslimit="1", nslimit1="1")
     if active is not None:
         rules = "; ".join(e.rule for e in active.edges if e.contribution is not None)
         graph.attr(label=f"<<b>{_esc(active.header)}</b>   {_esc(rules)}>")
@@ -329,7 +331,10 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
             color = (PATH_COLOR if highlighted or edges is not None
                      else "#6d4c41" if is_done else FAINT)
             text = f"∂L/∂{labels[id(x)]}" if large and edges is None else rules[position]
-            graph.edge(f"op{i}", f"t{index[id(x)]}", label=_edge_label(text, extra, color),
+            # a large graph's labels are placed after layout (xlabel): labelled back-edges
+            # that do not constrain the ranks make the layout superlinear
+            where = "xlabel" if large else "label"
+            graph.edge(f"op{i}", f"t{index[id(x)]}", **{where: _edge_label(text, extra, color)},
                        tooltip=_quoted(rules[position]), style="dashed" if edges is None else "bold",
                        color=color, constraint="false", id=f"b{i}_{position}",
                        penwidth="2.5" if edges is not None or highlighted else "1",
