@@ -7,7 +7,7 @@ import pytest
 
 import tinygrad_sm.nn as nn
 from tinygrad_sm import Tensor
-from tinygrad_sm.trace import node_rules
+from tinygrad_sm.tracing import node_rules
 from tinygrad_sm.formatting import format_value
 from tinygrad_sm.terminal import format_trace
 

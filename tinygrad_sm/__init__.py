@@ -8,7 +8,7 @@ from .autograd import AnomalyError, detect_anomaly, no_grad
 from .errors import InputError, ShapeError
 from .gradcheck import GradcheckError, gradcheck
 from .tensor import Tensor
-from .trace import DISPLAYS, BackwardTrace, Step
+from .tracing import DISPLAYS, BackwardTrace, Step
 
 DISPLAYS.update(text=terminal.format_trace, save_html=page.save_html,
                 render_frames=viz.render_frames, walk=terminal.walk)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .graph import topo_order
-from .trace import BackwardTrace, Step
+from .tracing import BackwardTrace, Step
 
 if TYPE_CHECKING:
     from .ops import Op

@@ -20,7 +20,7 @@ from . import viz
 from .formatting import is_small, matrix_rows, shape_text, summary
 
 if TYPE_CHECKING:
-    from .trace import BackwardTrace, EdgeView, StepView
+    from .tracing import BackwardTrace, EdgeView, StepView
 
 _esc = html.escape
 

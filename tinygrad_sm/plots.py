@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def _figure(**options: Any) -> Figure:
+    # imported here: importing matplotlib writes its config and font cache (no import side effects)
+    from matplotlib.figure import Figure
+    return Figure(**options)
 
 
 def _save(fig: Figure, path: str | os.PathLike) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=100)
     return str(path)
@@ -23,7 +31,7 @@ def plot_curves(train_loss: Sequence[float], train_accuracy: Sequence[float],
                 test_accuracy: Sequence[float], path: str | os.PathLike) -> str:
     """Loss (left) and train/test accuracy (right) by epoch."""
     epochs = np.arange(1, len(train_loss) + 1)
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    fig = _figure(figsize=(9, 3.6), layout="constrained")
     loss_ax, acc_ax = fig.subplots(1, 2)
     loss_ax.plot(epochs, train_loss, marker=".", color="tab:red")
     loss_ax.set(title="training loss (cross-entropy)", xlabel="epoch", ylabel="loss")
@@ -42,7 +50,7 @@ def plot_weights(W: np.ndarray, image_shape: tuple[int, int], class_names: Seque
     num_classes = W.shape[1]
     cols = min(num_classes, 5)
     rows = math.ceil(num_classes / cols)
-    fig = Figure(figsize=(2 * cols, 2.2 * rows + 0.4), layout="constrained")
+    fig = _figure(figsize=(2 * cols, 2.2 * rows + 0.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     limit = float(np.abs(W).max()) or 1.0  # one symmetric scale for all classes
     image = None
@@ -59,7 +67,7 @@ def plot_weights(W: np.ndarray, image_shape: tuple[int, int], class_names: Seque
 def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: str | os.PathLike) -> str:
     """Counts of (true class, predicted class) on the test set."""
     n = len(class_names)
-    fig = Figure(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n), layout="constrained")
+    fig = _figure(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n), layout="constrained")
     ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(n), class_names, rotation=45, ha="right")

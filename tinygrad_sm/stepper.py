@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
 import numpy as np
 from rich.console import Console
@@ -79,8 +80,13 @@ def check_writable(path: str, what: str) -> str | None:
         return f"{what} {path} is a folder; give a file name such as steps.html"
     if not os.path.isdir(folder):
         return f"{what} {path}: the folder {folder} does not exist"
-    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        return f"{what} {path} cannot be written (permission denied)"
+    try:  # a real file, not os.access: root passes os.access even where nothing can be created
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tinygrad-sm-check-"):
+            pass
+        if os.path.exists(path) and not os.access(path, os.W_OK):
+            raise PermissionError
+    except OSError as e:
+        return f"{what} {path} cannot be written ({e.strerror or 'permission denied'})"
     return None
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from . import ops
 from .errors import InputError, ShapeError
 from .autograd import _Mode, backward, check_finite
-from .trace import BackwardTrace
+from .tracing import BackwardTrace
 
 
 def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
@@ -37,6 +37,12 @@ def _freeze(array: np.ndarray) -> None:
         array = array.base
 
 
+def _checked_name(name: Any, who: str) -> str | None:
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"{who}: a name must be a string, got {type(name).__name__} ({name!r})")
+    return name
+
+
 class Tensor:
     __array_ufunc__ = None  # numpy defers to us, so `np_array @ t` and `np_array + t` build graph
 
@@ -48,7 +54,7 @@ class Tensor:
                             f"{self._data.dtype}: gradients of integers (labels, indices) are "
                             "not defined; pass dtype=np.float32 if these are real values")
         self.requires_grad = bool(requires_grad)
-        self.name = name
+        self.name = _checked_name(name, "Tensor")
         self.grad: np.ndarray | None = None
         self._op: ops.Op | None = None
         self._inputs: tuple[Tensor, ...] = ()
@@ -193,7 +199,7 @@ class Tensor:
 
     def named(self, name: str) -> Tensor:
         """Set the name shown in traces and diagrams; returns self, for chaining."""
-        self.name = name
+        self.name = _checked_name(name, "named")
         return self
 
     def numpy(self) -> np.ndarray:

@@ -15,12 +15,12 @@ from rich.table import Table
 from rich.text import Text
 
 from .formatting import format_value, shape_text
-from .trace import summed_note
+from .tracing import summed_note
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from .trace import BackwardTrace, EdgeView, StepView
+    from .tracing import BackwardTrace, EdgeView, StepView
 
 
 def _text(lines: Iterable[str]) -> Text:

@@ -25,11 +25,11 @@ import numpy as np
 from . import png
 from .formatting import format_value, shape_text
 from .graph import topo_order
-from .trace import GradAt, graph_labels, node_rules
+from .tracing import GradAt, graph_labels, node_rules
 
 if TYPE_CHECKING:
     from .tensor import Tensor
-    from .trace import BackwardTrace, StepView
+    from .tracing import BackwardTrace, StepView
 
 FORMATS = ("svg", "png")
 INSTALL_HINT = ("install a renderer: `pip install graphviz-pure` (a dot-compatible binary from "
