@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -156,6 +158,59 @@ def test_no_grad_nests():
             pass
         assert (w * 1).op is None  # still off after the inner block
     assert (w * 1).op is not None
+
+
+def _inside_mode_in_a_thread(mode, body):
+    """Run body() in the main thread while a second thread sits inside `mode()`."""
+    entered, release = threading.Event(), threading.Event()
+
+    def other_thread():
+        with mode():
+            entered.set()
+            release.wait(timeout=10)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    try:
+        assert entered.wait(timeout=10)
+        return body()
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_no_grad_in_another_thread_leaves_this_threads_graph_alone():
+    W = Tensor(np.array([[1.0], [2.0]]), requires_grad=True)
+
+    def build_and_backprop():
+        loss = (Tensor(np.array([[3.0, 4.0]])) @ W).sum()
+        assert loss.op is not None and loss.requires_grad
+        loss.backward()
+        return W.grad
+
+    grad = _inside_mode_in_a_thread(no_grad, build_and_backprop)
+    np.testing.assert_array_equal(grad, [[3.0], [4.0]])
+
+
+def test_no_grad_in_this_thread_does_not_reach_another_thread():
+    W = Tensor(np.ones(2), requires_grad=True)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append((W * 2).requires_grad))
+    with no_grad():
+        thread.start()
+        thread.join()
+        assert not (W * 2).requires_grad
+    assert seen == [True]
+
+
+def test_detect_anomaly_in_another_thread_does_not_raise_here():
+    x = Tensor(np.array([0.0]), requires_grad=True)
+
+    def log_of_zero():
+        with np.errstate(all="ignore"):
+            return x.log().data[0]
+
+    assert np.isneginf(_inside_mode_in_a_thread(detect_anomaly, log_of_zero))
 
 
 # ---- detect_anomaly ----

@@ -1,6 +1,8 @@
 """Bad input: every error names the op and the shapes or types involved."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -160,9 +162,63 @@ def test_cross_entropy_with_float_class_indices_says_they_need_an_integer_dtype(
     assert nn.cross_entropy(o, Tensor([0, 1], dtype=np.int64)).item() == pytest.approx(np.log(3))
 
 
-def test_mse_loss_with_mismatched_shapes():
-    with pytest.raises(ShapeError, match=r"^sub: cannot apply to shapes \(2, 3\) and \(4,\)"):
-        nn.mse_loss(Tensor(np.ones((2, 3))), np.ones(4))
+@pytest.mark.parametrize("pred_shape,target_shape", [((2, 3), (4,)), ((3, 1), (3,)), ((3,), (3, 1)),
+                                                     ((2, 3), ())])
+def test_mse_loss_with_mismatched_shapes(pred_shape, target_shape):
+    # (3, 1) against (3,) would broadcast to a (3, 3) comparison: 1.333 for identical values
+    pred = Tensor(np.ones(pred_shape), requires_grad=True)
+    for target in (np.ones(target_shape), Tensor(np.ones(target_shape))):
+        with pytest.raises(ShapeError, match=rf"^mse_loss: prediction of shape "
+                                             rf"{re_shape(pred_shape)} and target of shape "
+                                             rf"{re_shape(target_shape)} differ"):
+            nn.mse_loss(pred, target)
+
+
+def test_mse_loss_takes_a_list_target_in_the_predictions_dtype():
+    pred = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    L = nn.mse_loss(pred, [1, 4])
+    assert L.dtype == np.float64 and L.item() == 2.0
+
+
+# ---- bare numpy errors that named no call ----
+
+@pytest.mark.parametrize("grad,shown", [("abc", "str 'abc'"), (None, None), ([["a"]], "list"),
+                                        (np.array([True]), "ndarray")])
+def test_backward_with_a_non_numeric_gradient(grad, shown):
+    x = Tensor(np.ones(1), requires_grad=True, name="x")
+    y = x * 2
+    if grad is None:  # None means "no gradient given": fine for a one-element tensor
+        y.backward(grad)
+        assert x.grad[0] == 2.0
+        return
+    with pytest.raises(TypeError, match=rf"^backward: the gradient for this tensor must be a "
+                                        rf"number or a numeric array, got {shown}"):
+        y.backward(grad)
+
+
+@pytest.mark.parametrize("call,pattern", [
+    (lambda t: t.softmax(axis="a"), r"^softmax: axis must be an int, got 'a'$"),
+    (lambda t: t.log_softmax(axis=1.0), r"^log_softmax: axis must be an int, got 1.0$"),
+    (lambda t: t.sum(axis="a"), r"^sum: axis must be None, an int or a tuple of ints, got 'a'$"),
+    (lambda t: t.mean(axis=(0, "b")), r"^mean: axis must be None.*got \(0, 'b'\)$"),
+    (lambda t: t.max(axis=True), r"^max: axis must be None.*got True$"),
+])
+def test_an_axis_that_is_not_an_int(call, pattern):
+    with pytest.raises(TypeError, match=pattern):
+        call(Tensor(np.ones((2, 3))))
+
+
+@pytest.mark.parametrize("labels", [np.array([0.0, 1.0]), [0.5], np.array([True])])
+def test_one_hot_of_labels_that_are_not_integers(labels):
+    with pytest.raises(TypeError, match=r"^one_hot: labels must be integer class indices, got dtype "):
+        nn.one_hot(labels, 3)
+
+
+@pytest.mark.parametrize("num_classes", [0, 2.5, "3", True])
+def test_one_hot_with_a_bad_number_of_classes(num_classes):
+    with pytest.raises(ValueError, match=rf"^one_hot: num_classes must be a positive int, got "
+                                         rf"{re.escape(repr(num_classes))}$"):
+        nn.one_hot(np.array([0]), num_classes)
 
 
 def test_model_with_the_wrong_number_of_features():

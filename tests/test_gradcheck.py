@@ -126,3 +126,22 @@ def test_numerical_grad_of_a_known_function():
     grad = numerical_grad(lambda t: t * t * t, [x], 0, weights, 1e-6)
     np.testing.assert_allclose(grad, weights * 3 * x.data ** 2, rtol=1e-8)
     np.testing.assert_array_equal(x.data, [1.0, -2.0, 0.5])  # restored after perturbing
+
+
+def test_gradcheck_on_an_integer_tensor_says_its_dtype():
+    counts = Tensor(np.array([1, 2, 3]))
+    with pytest.raises(ValueError, match=r"^gradcheck: no tensor requires grad, so there is "
+                                         r"nothing to check; argument 1 has dtype int64: "
+                                         r"gradients are defined for floating-point tensors"):
+        gradcheck(lambda t: t * 2.0, counts)
+
+
+def test_gradcheck_with_no_tensor_requiring_grad():
+    with pytest.raises(ValueError, match=r"nothing to check; create the tensors to check with "
+                                         r"requires_grad=True$"):
+        gradcheck(lambda t: t * 2.0, Tensor(np.ones(2)))
+
+
+def test_gradcheck_on_a_numpy_array():
+    with pytest.raises(TypeError, match=r"^gradcheck: argument 2 must be a Tensor, got ndarray$"):
+        gradcheck(lambda a, b: a * b, Tensor(np.ones(2), requires_grad=True), np.ones(2))

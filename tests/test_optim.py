@@ -68,3 +68,35 @@ def test_step_leaves_the_callers_array_and_the_kept_graph_untouched():
     X.grad = None
     loss.backward()  # the kept graph still backpropagates through the W it was built with
     np.testing.assert_array_equal(X.grad, [[3.0, 7.0]])
+
+
+@pytest.mark.parametrize("lr", [np.float64(0.1), np.float32(0.1), 0.1])
+def test_step_keeps_each_parameters_dtype(lr):
+    W = Tensor(np.ones((2, 2), dtype=np.float32), requires_grad=True)
+    b = Tensor(np.ones(2, dtype=np.float64), requires_grad=True)
+    W.grad, b.grad = np.ones((2, 2), dtype=np.float32), np.ones(2)
+    optimizer = SGD([W, b], lr=lr)
+    for _ in range(2):
+        optimizer.step()
+    assert W.dtype == np.float32 and b.dtype == np.float64
+    np.testing.assert_allclose(W.data, 1 - 2 * 0.1, rtol=1e-6)
+    optimizer.lr = np.float64(0.2)  # a schedule may set it later, to a numpy number too
+    optimizer.step()
+    assert W.dtype == np.float32
+
+
+@pytest.mark.parametrize("lr,type_name", [(True, "bool"), ("0.1", "str"), (None, "NoneType"),
+                                          (np.array([0.1]), "ndarray")])
+def test_a_learning_rate_that_is_not_a_number_is_refused(lr, type_name):
+    with pytest.raises(TypeError, match=rf"^SGD: the learning rate must be a number, got .*"
+                                        rf"\({type_name}\)$"):
+        SGD([Tensor([1.0], requires_grad=True)], lr=lr)
+
+
+def test_a_gradient_of_the_wrong_shape_is_refused_not_broadcast():
+    b = Tensor(np.zeros(3), requires_grad=True, name="b")
+    b.grad = np.ones((1, 3))
+    with pytest.raises(ValueError, match=r"^SGD: parameter 'b' of shape \(3,\) has a gradient "
+                                         r"of shape \(1, 3\)$"):
+        SGD([b], lr=0.1).step()
+    np.testing.assert_array_equal(b.data, np.zeros(3))

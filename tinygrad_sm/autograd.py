@@ -7,6 +7,7 @@ kept in a `BackwardTrace` so it can be printed, drawn and stepped through.
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
@@ -24,14 +25,19 @@ class AnomalyError(FloatingPointError):
     """An op produced NaN or inf while `detect_anomaly()` was on."""
 
 
-class _Mode:
+class _Modes(threading.local):
+    """Grad mode and anomaly mode, one pair per thread: no_grad() in one thread leaves the
+    graphs other threads build alone. (Class attributes are the defaults of every thread.)"""
     grad_enabled = True
     detect_anomaly = False
 
 
+_Mode = _Modes()
+
+
 @contextlib.contextmanager
 def no_grad() -> Iterator[None]:
-    """Inside this block ops build no graph (for evaluation and parameter updates)."""
+    """Inside this block this thread's ops build no graph (for evaluation and updates)."""
     previous, _Mode.grad_enabled = _Mode.grad_enabled, False
     try:
         yield
@@ -41,7 +47,7 @@ def no_grad() -> Iterator[None]:
 
 @contextlib.contextmanager
 def detect_anomaly() -> Iterator[None]:
-    """Raise at the first op whose forward or backward gives NaN or inf, naming it."""
+    """Raise at this thread's first op whose forward or backward gives NaN or inf, naming it."""
     previous, _Mode.detect_anomaly = _Mode.detect_anomaly, True
     try:
         yield
@@ -64,6 +70,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
     broadcasting cannot explain means the op's backward is wrong: that is an error, never a reshape.
     """
     lead = grad.ndim - len(shape)
+    if lead > 0 and grad.shape[lead:] == shape:  # only leading axes were added (b in XW + b)
+        axes = tuple(range(lead))
+        return grad.sum(axis=axes), axes
     if lead < 0 or any(size not in (1, g) for size, g in zip(shape, grad.shape[lead:])):
         raise RuntimeError(f"{who}: backward gave a gradient of shape {grad.shape} for an input of "
                            f"shape {shape}, which broadcasting cannot produce (a bug in the op)")
@@ -85,13 +94,17 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
         raise RuntimeError(f"backward: {label} does not require grad, so there is no graph to "
                            "backpropagate through (create leaves with requires_grad=True)")
     if grad is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(f"backward: {label} has shape {root.shape}; backward() without a "
                                "gradient needs a one-element tensor such as a loss. Pass "
                                f"backward(grad) with a gradient of shape {root.shape}")
-        grad = np.ones_like(root.data)
+        grad = np.ones(root._data.shape, root._data.dtype)
     else:
-        grad = np.asarray(grad.data if isinstance(grad, type(root)) else grad, dtype=root.dtype)
+        given = np.asarray(grad._data if isinstance(grad, type(root)) else grad)
+        if given.dtype.kind not in "iuf":
+            raise TypeError(f"backward: the gradient for {label} must be a number or a numeric "
+                            f"array, got {type(grad).__name__} {grad!r:.60}")
+        grad = given.astype(root.dtype, copy=False)
         if grad.shape != root.shape:
             raise ShapeError(f"backward: gradient of shape {grad.shape} given for {label} "
                              f"of shape {root.shape}")
@@ -109,7 +122,7 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
         g = pending.pop(id(node))
         if node.grad is not None:
             node.grad = node.grad + g
-        elif id(g) in taken or not (g.flags.owndata and g.flags.writeable):
+        elif id(g) in taken or g.base is not None or not g.flags.writeable:
             node.grad = g.copy()  # views (broadcasts, reshapes) and shared arrays get their own
         else:
             node.grad = g
@@ -130,10 +143,10 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
             if not need or gx is None:
                 gx = None
             else:
-                if gx.shape != x.data.shape:
-                    gx, axes = unbroadcast(gx, x.data.shape, op.name)
-                if gx.dtype != x.data.dtype:
-                    gx = gx.astype(x.data.dtype)
+                if gx.shape != x._data.shape:
+                    gx, axes = unbroadcast(gx, x._data.shape, op.name)
+                if gx.dtype != x._data.dtype:
+                    gx = gx.astype(x._data.dtype)
                 if anomaly:
                     check_finite(op, "backward", gx, inputs)
                 key = id(x)

@@ -42,6 +42,17 @@ def gradcheck(fn: Callable[..., Tensor], *tensors: Tensor, eps: float = 1e-6,
     every output element is checked. Tensors that require grad are checked; returns True or
     raises GradcheckError naming the input, the index of the worst entry and both values.
     """
+    for position, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"gradcheck: argument {position + 1} must be a Tensor, got "
+                            f"{type(t).__name__}")
+    if not any(t.requires_grad for t in tensors):
+        integers = [f"argument {k + 1} has dtype {t.dtype}" for k, t in enumerate(tensors)
+                    if t.dtype.kind != "f"]
+        why = ("; ".join(integers) + ": gradients are defined for floating-point tensors only "
+               "(make it with dtype=np.float64 and requires_grad=True)") if integers else \
+            "create the tensors to check with requires_grad=True"
+        raise ValueError(f"gradcheck: no tensor requires grad, so there is nothing to check; {why}")
     inputs = [Tensor(t.data.astype(np.float64) if t.dtype.kind == "f" else t.data,
                      requires_grad=t.requires_grad, name=t.name) for t in tensors]
     out = fn(*inputs)

@@ -13,18 +13,17 @@ def topo_order(root: Tensor, only_grad: bool = True) -> list[Tensor]:
     With only_grad, tensors that need no gradient (data such as X and y) are left out.
     """
     order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    seen = {id(root)}
+    stack: list[tuple[Tensor, int]] = [(root, 0)]  # (node, index of its next input to visit)
     while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for x in reversed(node._inputs):  # reversed: the first input is visited first
+        node, i = stack.pop()
+        inputs = node._inputs
+        while i < len(inputs):  # the first input is visited first
+            x = inputs[i]
+            i += 1
             if id(x) not in seen and (x.requires_grad or not only_grad):
-                stack.append((x, False))
+                seen.add(id(x))
+                stack.append((node, i))  # come back for node's next input
+                node, inputs, i = x, x._inputs, 0
+        order.append(node)  # all of node's inputs are in order before it
     return order

@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
+from .errors import ShapeError
 from .tensor import Tensor
 
 
@@ -27,12 +28,28 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
 
 
 def mse_loss(pred: Tensor, target: Any) -> Tensor:
-    """Mean of the squared error (pred − target)²; composed from sub, pow and mean."""
+    """Mean of the squared error (pred − target)²; composed from sub, pow and mean.
+
+    pred and target must have the same shape: an (n, 1) prediction against an (n,) target would
+    otherwise broadcast to an (n, n) comparison, a wrong number without a word.
+    """
+    if not isinstance(target, Tensor):  # arrays and lists take the prediction's float dtype
+        target = Tensor(target, dtype=pred.dtype if pred.dtype.kind == "f" else None)
+    if target.shape != pred.shape:
+        raise ShapeError(f"mse_loss: prediction of shape {pred.shape} and target of shape "
+                         f"{target.shape} differ; reshape one of them (no broadcasting here)")
     return ((pred - target) ** 2).mean().named("L")
 
 
-def one_hot(labels: np.ndarray, num_classes: int, dtype: Any = np.float32) -> np.ndarray:
+def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarray:
+    """Rows of the identity: one_hot([2, 0], 3) is [[0, 0, 1], [1, 0, 0]]."""
     labels = np.asarray(labels)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
+            or num_classes < 1:
+        raise ValueError(f"one_hot: num_classes must be a positive int, got {num_classes!r}")
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integer class indices, got dtype "
+                        f"{labels.dtype} (values such as {labels.ravel()[:3].tolist()})")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), "
                          f"got values from {labels.min()} to {labels.max()}")

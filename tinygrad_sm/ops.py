@@ -58,6 +58,11 @@ class Op:
     def backward(self, g: np.ndarray, needs: Sequence[bool]) -> Grads:
         raise NotImplementedError
 
+    def keeps(self, needs: Sequence[bool]) -> tuple[int, ...]:
+        """Which arrays backward will read, given which inputs need a gradient: input
+        positions, and -1 for the output. The engine makes them read-only until then."""
+        return ()
+
     def params(self) -> str:
         """Extra settings shown next to the op's name (axis, exponent...)."""
         return ""
@@ -124,6 +129,9 @@ class Mul(Op):
     def backward(self, g, needs):
         return (g * self.b if needs[0] else None), (g * self.a if needs[1] else None)
 
+    def keeps(self, needs):
+        return (1, 0) if needs[0] and needs[1] else (1,) if needs[0] else (0,)
+
 
 class Div(Op):
     broadcasts = True
@@ -138,6 +146,9 @@ class Div(Op):
         ga = g / self.b if needs[0] else None
         gb = -g * self.a / (self.b * self.b) if needs[1] else None
         return ga, gb
+
+    def keeps(self, needs):
+        return (0, 1) if needs[1] else (1,)
 
 
 class Neg(Op):
@@ -168,6 +179,9 @@ class Pow(Op):
         self.a = a
         return a ** self.p
 
+    def keeps(self, needs):
+        return (0,)
+
     def backward(self, g, needs):
         if self.p == 0:  # a⁰ is constant; avoids 0 · 0⁻¹ = NaN at a = 0
             return (np.zeros_like(g),)
@@ -188,6 +202,9 @@ class Exp(Op):
     def backward(self, g, needs):
         return (g * self.out,)
 
+    def keeps(self, needs):
+        return (-1,)
+
 
 class Log(Op):
     name, formula = "log", "{out} = log({a})"
@@ -196,6 +213,9 @@ class Log(Op):
     def forward(self, a):
         self.a = a
         return np.log(a)
+
+    def keeps(self, needs):
+        return (0,)
 
     def backward(self, g, needs):
         return (g / self.a,)
@@ -234,6 +254,8 @@ class MatMul(Op):
 
     def backward(self, g, needs):
         a, b = self.a, self.b
+        if a.ndim == 2 and b.ndim == 2:  # the common case, without the general bookkeeping
+            return (g @ b.T if needs[0] else None), (a.T @ g if needs[1] else None)
         # treat 1-D operands as a row (left) or a column (right), as numpy does
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
@@ -252,6 +274,9 @@ class MatMul(Op):
                 gb = gb[..., 0]
         return ga, gb  # batch dimensions that were broadcast are summed by the engine
 
+    def keeps(self, needs):
+        return (1, 0) if needs[0] and needs[1] else (1,) if needs[0] else (0,)
+
 
 # ---- reductions and shapes ----
 
@@ -264,12 +289,21 @@ def _expand(g: np.ndarray, shape: tuple[int, ...], axis, keepdims: bool) -> np.n
     return np.broadcast_to(g, shape)
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 class _Reduction(Op):
     """Sum, mean and max share their settings: the axes reduced and whether they are kept."""
 
     def __init__(self, axis=None, keepdims: bool = False):
-        self.axis = tuple(axis) if isinstance(axis, list) else axis
-        self.keepdims = keepdims
+        axis = tuple(axis) if isinstance(axis, list) else axis
+        if not (axis is None or _is_int(axis)
+                or (isinstance(axis, tuple) and all(_is_int(a) for a in axis))):
+            raise TypeError(f"{self.name}: axis must be None, an int or a tuple of ints, "
+                            f"got {axis!r}")
+        self.axis = axis
+        self.keepdims = bool(keepdims)
 
     def params(self):
         return f"axis={self.axis}" + (", keepdims" if self.keepdims else "")
@@ -321,6 +355,15 @@ class Max(_Reduction):
         winners /= winners.sum(axis=self.axis, keepdims=True)
         return (_expand(g, self.a.shape, self.axis, self.keepdims) * winners,)
 
+    def keeps(self, needs):
+        return (0, -1)  # the output is (a view of) the kept maximum
+
+
+def _read_only(view: np.ndarray) -> np.ndarray:
+    """An output that views its input's memory must not be a way to write into that input."""
+    view.setflags(write=False)
+    return view
+
 
 class Reshape(Op):
     name, formula = "reshape", "{out} = reshape({a})"
@@ -334,7 +377,7 @@ class Reshape(Op):
 
     def forward(self, a):
         self.in_shape = a.shape
-        return np.reshape(a, self.shape)
+        return _read_only(np.reshape(a, self.shape))
 
     def backward(self, g, needs):
         return (np.reshape(g, self.in_shape),)
@@ -351,7 +394,7 @@ class Transpose(Op):
         return "" if self.axes is None else f"axes={self.axes}"
 
     def forward(self, a):
-        out = np.transpose(a, self.axes)
+        out = _read_only(np.transpose(a, self.axes))
         # the inverse permutation; axes may be negative, so normalise them first
         self.inverse = None if self.axes is None else np.argsort([ax % a.ndim for ax in self.axes])
         return out
@@ -374,6 +417,8 @@ class _AlongAxis(Op):
     """Softmax and log-softmax normalise along one axis."""
 
     def __init__(self, axis: int = -1):
+        if not _is_int(axis):
+            raise TypeError(f"{self.name}: axis must be an int, got {axis!r}")
         self.axis = axis
 
     def params(self):
@@ -392,6 +437,9 @@ class Softmax(_AlongAxis):
     def backward(self, g, needs):
         y = self.y
         return (y * (g - np.sum(g * y, axis=self.axis, keepdims=True)),)
+
+    def keeps(self, needs):
+        return (-1,)
 
 
 class LogSoftmax(_AlongAxis):
@@ -429,7 +477,8 @@ class CrossEntropy(Op):
         if y.dtype.kind in "iu":  # integer: class indices
             if y.shape != (n,):
                 raise ValueError(f"class-index target must have shape ({n},), got {y.shape}")
-            if y.min() < 0 or y.max() >= o.shape[1]:
+            # one pass: as unsigned numbers, negative indices are huge, so max() sees them too
+            if y.view(y.dtype.str.replace("i", "u")).max() >= o.shape[1]:
                 raise InputError(f"class indices must lie in [0, {o.shape[1]}), "
                                  f"got values from {y.min()} to {y.max()}")
             self.indices, self.logy, self.rows = y, None, np.arange(n)
@@ -461,7 +510,10 @@ class CrossEntropy(Op):
             else:  # exact for any target; ŷ − y when each row of y sums to 1
                 go *= np.sum(self.target, axis=1, keepdims=True)
                 go -= self.target
-            go *= g / self.n
+            go *= g / self.n if g.ndim else float(g) / self.n  # a Python float keeps the dtype
         if needs[1]:
             gy = -self.logy * (g / self.n)
         return go, gy
+
+    def keeps(self, needs):
+        return (1,) if needs[0] else ()  # the target; ŷ and log ŷ are the op's own arrays

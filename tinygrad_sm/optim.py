@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Iterable
 
+from .errors import ShapeError
 from .tensor import Tensor
 
 
@@ -12,16 +14,26 @@ class SGD:
 
     def __init__(self, params: Iterable[Tensor], lr: float):
         self.params = list(params)
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+            raise TypeError(f"SGD: the learning rate must be a number, got {lr!r} "
+                            f"({type(lr).__name__})")
         if not (math.isfinite(lr) and lr > 0):  # written so that NaN is refused too
             raise ValueError(f"SGD: the learning rate must be positive and finite, got {lr}")
-        self.lr = lr
+        self.lr = float(lr)
 
     def step(self) -> None:
         # A new array, not an in-place update: graphs kept for diagrams (and arrays the user
         # passed in) still hold the values the forward pass used.
+        lr = float(self.lr)  # a Python float: float32 parameters stay float32 (a np.float64 would not)
         for p in self.params:
-            if p.grad is not None:
-                p.data = p.data - self.lr * p.grad
+            if p.grad is None:
+                continue
+            if p.grad.shape != p.shape:
+                label = f"parameter {p.name!r}" if p.name else "a parameter"
+                raise ShapeError(f"SGD: {label} of shape {p.shape} has a gradient of shape "
+                                 f"{p.grad.shape}")
+            new = p.data - lr * p.grad
+            p.data = new if new.dtype == p.dtype else new.astype(p.dtype)
 
     def zero_grad(self) -> None:
         for p in self.params:

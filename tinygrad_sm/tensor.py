@@ -14,7 +14,7 @@ from .tracing import BackwardTrace
 
 def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if isinstance(data, (np.ndarray, np.generic)):
         array = np.asarray(data, dtype=dtype)  # float arrays keep their dtype unless told
     else:
@@ -30,6 +30,13 @@ def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
     return array
 
 
+def _freeze(array: np.ndarray) -> None:
+    """Make an array that a graph keeps read-only, with every array it is a view of."""
+    while isinstance(array, np.ndarray):
+        array.setflags(write=False)
+        array = array.base
+
+
 def _checked_name(name: Any, who: str) -> str | None:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"{who}: a name must be a string, got {type(name).__name__} ({name!r})")
@@ -41,10 +48,10 @@ class Tensor:
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None,
                  dtype: Any = None):
-        self.data: np.ndarray = _as_array(data, dtype, "Tensor")
-        if requires_grad and self.data.dtype.kind != "f":
+        self._data: np.ndarray = _as_array(data, dtype, "Tensor")
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"Tensor: requires_grad=True needs a floating-point dtype, got "
-                            f"{self.data.dtype}: gradients of integers (labels, indices) are "
+                            f"{self._data.dtype}: gradients of integers (labels, indices) are "
                             "not defined; pass dtype=np.float32 if these are real values")
         self.requires_grad = bool(requires_grad)
         self.name = _checked_name(name, "Tensor")
@@ -56,20 +63,26 @@ class Tensor:
     @staticmethod
     def _apply(op: ops.Op, *inputs: Tensor) -> Tensor:
         try:
-            # asarray: numpy returns scalars (np.float64), not 0-d arrays, for full reductions
-            data = np.asarray(op.forward(*(x.data for x in inputs)))
+            data = op.forward(*[x._data for x in inputs])
         except InputError as e:
             raise InputError(f"{op.name}: {e}") from None
         except ValueError as e:  # numpy's broadcasting errors and the ops' shape checks
             shapes = " and ".join(str(x.shape) for x in inputs)
             raise ShapeError(f"{op.name}: cannot apply to shape{'s' if len(inputs) > 1 else ''} "
                              f"{shapes}: {e}") from None
+        if type(data) is not np.ndarray:  # numpy gives scalars (np.float64) for full reductions
+            data = np.asarray(data)
         if _Mode.detect_anomaly:
             check_finite(op, "forward", data, inputs)
         out = Tensor.__new__(Tensor)
-        out.data, out.grad, out.name = data, None, op.out_name
-        out.requires_grad = _Mode.grad_enabled and any(x.requires_grad for x in inputs)
-        out._op, out._inputs = (op, inputs) if out.requires_grad else (None, ())
+        out._data, out.grad, out.name = data, None, op.out_name
+        out._op, out._inputs, out.requires_grad = None, (), False
+        if _Mode.grad_enabled:
+            needs = [x.requires_grad for x in inputs]
+            if True in needs:
+                out._op, out._inputs, out.requires_grad = op, inputs, True
+                for k in op.keeps(needs):  # what backward will read must not change until then
+                    _freeze(data if k < 0 else inputs[k]._data)
         return out
 
     def _other(self, value: Any, op_name: str) -> Tensor:
@@ -146,16 +159,34 @@ class Tensor:
 
     # ---- plain accessors ----
     @property
+    def data(self) -> np.ndarray:
+        """The values, always writable.
+
+        An array that a graph keeps for backward (an input of x * y, the X of X @ W when only W
+        needs a gradient...) is made read-only, so it cannot change before backward reads it;
+        this is also true of the caller's own array given to Tensor(). Reading `.data` of such
+        a tensor first gives it its own writable copy (copy on write): `W.data -= lr * W.grad`
+        and `W.data[...] = 0` then change the tensor, never the graph already built.
+        """
+        if not self._data.flags.writeable:
+            self._data = self._data.copy()
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = value if type(value) is np.ndarray else _as_array(value, None, "Tensor.data")
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def op(self) -> ops.Op | None:
@@ -175,15 +206,15 @@ class Tensor:
         return self.data
 
     def item(self) -> float:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only a one-element tensor has an item, this one has shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def detach(self) -> Tensor:
         return Tensor(self.data, name=self.name)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, precision=4, separator=", ", threshold=20,
+        body = np.array2string(self._data, precision=4, separator=", ", threshold=20,
                                prefix="Tensor(")
         extras = [f"name={self.name!r}"] if self.name else []
         extras.append(f"dtype={self.dtype}")

@@ -390,6 +390,7 @@ def _fit_with_progress(console, split: Split, epochs: int, lr: float, batch_size
                        position: dict[str, int]) -> None:
     """`fit` with a progress bar per epoch (on a terminal) and one line after each epoch."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from threadpoolctl import threadpool_limits
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
@@ -411,8 +412,11 @@ def _fit_with_progress(console, split: Split, epochs: int, lr: float, batch_size
                     f"({history.seconds_per_epoch[-1]:.2f} s)")
             progress.console.print(line, soft_wrap=True, markup=False)
 
-        fit(split, epochs, lr, batch_size, seed, on_epoch_start=on_epoch_start,
-            on_epoch_end=on_epoch_end, model=model, history=history)
+        # one BLAS thread: these matmuls are small, and OpenBLAS's threads spin on a busy core
+        # (benchmarks/bench_epoch.py measures both); a limit in the command, not on import
+        with threadpool_limits(limits=1, user_api="blas"):
+            fit(split, epochs, lr, batch_size, seed, on_epoch_start=on_epoch_start,
+                on_epoch_end=on_epoch_end, model=model, history=history)
 
 
 def _place(position: dict[str, int], epochs: int) -> str:
