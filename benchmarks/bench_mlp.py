@@ -5,8 +5,9 @@ weights N(0, 0.01²), biases 0, SGD lr 0.1, batch 256, 10 epochs. Both sides sta
 weights (W1 then W2 drawn from one generator seeded with --seed) and see the same batches in the
 same order (`data.minibatches` with a generator seeded the same way). Epochs are interleaved
 (an engine epoch, then a numpy epoch, ...), each timed (the training pass only, as in
-metrics.json); it prints both test accuracies after every epoch, the final ones with their
-difference, and the median and range of the per-epoch time ratios.
+metrics.json), with one BLAS thread on both sides as `tinygrad-sm train` runs; it prints both
+test accuracies after every epoch, the final ones with their difference, and the median and range
+of the per-epoch time ratios.
 
     python benchmarks/bench_mlp.py                    # Fashion-MNIST, seed 0
     python benchmarks/bench_mlp.py --data digits --epochs 30 --lr 0.5 --batch-size 32
@@ -19,6 +20,7 @@ import time
 from typing import Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from tinygrad_sm.data import Split, minibatches
 from tinygrad_sm.optim import SGD
@@ -96,9 +98,10 @@ def main() -> None:
     by_hand = NumpyMLP(split, args.hidden, args.seed)
     engine_times, numpy_times = [], []
     for epoch in range(1, args.epochs + 1):  # interleaved: an engine epoch, then a numpy epoch
-        engine_times.append(seconds(lambda: train_epoch(
-            model, optimizer, split.X_train, split.y_train, args.batch_size, engine_order)))
-        numpy_times.append(seconds(lambda: by_hand.epoch(args.lr, args.batch_size)))
+        with threadpool_limits(limits=1, user_api="blas"):
+            engine_times.append(seconds(lambda: train_epoch(
+                model, optimizer, split.X_train, split.y_train, args.batch_size, engine_order)))
+            numpy_times.append(seconds(lambda: by_hand.epoch(args.lr, args.batch_size)))
         print(f"epoch {epoch:2d}: test accuracy tinygrad_sm "
               f"{accuracy(model, split.X_test, split.y_test):.4f}, numpy "
               f"{by_hand.test_accuracy():.4f}; {engine_times[-1]:.2f} s vs {numpy_times[-1]:.2f} s")
