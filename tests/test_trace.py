@@ -194,3 +194,13 @@ def test_a_second_pass_says_that_grad_accumulates(regression):
     assert "X.grad" not in text                                     # data has no gradient
     assert "earlier passes (accumulated)" in viz.draw(r["L"], trace=second).source
     assert "earlier passes" not in viz.draw(r["L"], trace=r["trace"]).source
+
+
+def test_the_view_shows_the_forwards_values_after_an_update(regression):
+    """After SGD-style updates of W, step 2's numbers are still the X and ∂L/∂XW of that pass."""
+    r = regression
+    X_before = r["X"].data.copy()
+    r["W"].data -= 0.5 * r["W"].grad                     # an in-place update on the tensor
+    r["X"].data = np.zeros_like(X_before)                # even the data tensor gets a new array
+    operands = dict(r["trace"].view(2).edges[1].operands)
+    np.testing.assert_array_equal(operands["Xᵀ"], X_before.T)

@@ -155,5 +155,6 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
             summed.append(axes)
         if record is not None:  # copies: later changes to a .grad must not rewrite the record
             record.add(Step(len(record.steps), op, node, g.copy(), inputs,
-                            _copies(contributions, needs), _copies(local, needs), tuple(summed)))
+                            _copies(contributions, needs), _copies(local, needs), tuple(summed),
+                            tuple(x._data for x in inputs), node._data))
     return record

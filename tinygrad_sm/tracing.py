@@ -113,6 +113,8 @@ class Step:
     grad_inputs: tuple[np.ndarray | None, ...]     # contributions, in each input's shape
     local_grads: tuple[np.ndarray | None, ...]     # as the op returned them, before unbroadcast
     summed_axes: tuple[tuple[int, ...] | None, ...]  # axes unbroadcast summed, per input
+    values: tuple[np.ndarray, ...] = ()            # the inputs' arrays as the forward used them
+    output_value: np.ndarray | None = None
     trace: BackwardTrace | None = field(default=None, repr=False)
 
     @property
@@ -309,8 +311,11 @@ class BackwardTrace:
     def _operands(self, step: Step, i: int, names: list[str], out: str) -> tuple[tuple[str, Any], ...]:
         """The symbols of input i's rule (right-hand side) with their values: the numbers to plug in."""
         template = step.op_node.rules[i].split(" = ", 1)[-1]
-        data = {"a": step.inputs[0].data, "b": step.inputs[1].data if len(step.inputs) > 1 else None}
-        values = {"∂L/∂{out}": step.grad_output, "{out}": step.output.data}
+        # the forward's arrays, not the tensors' current .data (an optimizer may have moved W since)
+        used = step.values or tuple(x.data for x in step.inputs)
+        data = {"a": used[0], "b": used[1] if len(used) > 1 else None}
+        out_value = step.output_value if step.output_value is not None else step.output.data
+        values = {"∂L/∂{out}": step.grad_output, "{out}": out_value}
         for slot, value in data.items():
             if value is not None:
                 values[f"{{{slot}}}"] = value
