@@ -2,11 +2,17 @@
 
 A demo module defines `NAME`, `TITLE`, `run(out_dir, quick=False) -> dict` (the numbers its claim
 rests on, so a test can assert them) and `report(results)` (prints them); `main()` here glues
-the two to the command line: `python demos/NAME.py [--out DIR] [--quick]`.
+the two to the command line: `python demos/NAME.py [--out DIR] [--quick] [--lang zh|en]`.
+
+The words a demo prints and draws are messages of the package's catalogue (tinygrad_sm/locales/,
+keys "demo.NAME.…"): `tr(key)` in the language of the run, `plot_tr(key)` for figure text
+(English when no font with Chinese glyphs is found; see tinygrad_sm.plots.cjk_font).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -18,6 +24,8 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from rich.text import Text  # noqa: E402
+
+from tinygrad_sm import i18n, plots  # noqa: E402
 
 console = Console(highlight=False)
 if not console.is_terminal:
@@ -36,6 +44,39 @@ def out_dir_for(name: str, given: str | Path | None) -> Path:
     return ensure_dir(given if given is not None else Path("out") / "demos" / name)
 
 
+_language = {"text": None, "plots": None}  # the Messages of the running demo (see language)
+
+
+def tr(key: str, **fields: Any) -> str:
+    """A message in the demo's language (outside main: $TINYGRAD_SM_LANG, else English)."""
+    return (_language["text"] or i18n.messages())(key, **fields)
+
+
+def plot_tr(key: str, **fields: Any) -> str:
+    """A message for figure text: as tr, but English when matplotlib has no CJK font."""
+    return (_language["plots"] or i18n.messages())(key, **fields)
+
+
+@contextlib.contextmanager
+def language(lang: str | None):
+    """Run a demo in `lang`: its messages, the trace tables and pages it makes (through
+    $TINYGRAD_SM_LANG, put back afterwards) and pyplot's font for Chinese figures."""
+    lang = i18n.resolve(lang)
+    saved_env, saved = os.environ.get(i18n.ENV), dict(_language)
+    os.environ[i18n.ENV] = lang
+    try:
+        with plots.language(lang) as figure_messages:
+            # plots.language set matplotlib's rcParams, which pyplot's figures read too
+            _language.update(text=i18n.messages(lang), plots=figure_messages)
+            yield
+    finally:
+        _language.update(saved)
+        if saved_env is None:
+            os.environ.pop(i18n.ENV, None)
+        else:
+            os.environ[i18n.ENV] = saved_env
+
+
 def main(name: str, title: str, run: Callable[..., dict], report: Callable[[dict], None],
          argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"python demos/{name}.py", description=title)
@@ -43,14 +84,17 @@ def main(name: str, title: str, run: Callable[..., dict], report: Callable[[dict
                         help=f"folder for the pictures (default: out/demos/{name}/)")
     parser.add_argument("--quick", action="store_true",
                         help="smaller settings (what the tests use)")
+    parser.add_argument("--lang", choices=i18n.languages(), default=None,
+                        help=f"language of the text and figures (default: ${i18n.ENV}, else en)")
     args = parser.parse_args(argv)
     out = out_dir_for(name, args.out)
-    console.rule(f"[bold]{title}")
-    results = run(out, quick=args.quick)
-    report(results)
-    files = sorted(str(p) for p in results.get("files", []))
-    if files:
-        console.print("\n[bold]Wrote:[/bold] " + ", ".join(files))
+    with language(args.lang):
+        console.rule(f"[bold]{tr(f'demo.{name}.title')}")
+        results = run(out, quick=args.quick)
+        report(results)
+        files = sorted(str(p) for p in results.get("files", []))
+        if files:
+            console.print(f"\n[bold]{tr('demo.wrote')}[/bold] " + ", ".join(files))
     return 0
 
 

@@ -21,6 +21,7 @@ from tinygrad_sm.gradcheck import numerical_grad
 
 NAME = "chain_rule_by_hand"
 TITLE = "The chain rule by hand"
+K = f"demo.{NAME}."  # this demo's messages in the catalogue
 EPS = 1e-6
 X_VALUE, W_VALUE, B_VALUE = 2.0, -0.5, 1.5
 X_MATRIX = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -61,7 +62,7 @@ def scalars(out_dir: Path) -> dict:
     # central differences: nudge one value, hold what does not depend on it, recompute L
     rows = [
         ("s", "o", dL_ds, central(lambda v: v * o, s)),
-        ("o", "s + ∂L/∂s·exp(o)   (two paths, summed)", dL_do, central(lambda v: math.exp(v) * v, o)),
+        ("o", c.tr(K + "two_paths"), dL_do, central(lambda v: math.exp(v) * v, o)),
         ("u", "∂L/∂o · 1", dL_du, central(lambda v: math.exp(v + b) * (v + b), w * x)),
         ("b", "∂L/∂o · 1", dL_db, central(lambda v: math.exp(w * x + v) * (w * x + v), b)),
         ("w", "∂L/∂u · x", dL_dw, central(lambda v: math.exp(v * x + b) * (v * x + b), w)),
@@ -118,28 +119,25 @@ def run(out_dir: Path, quick: bool = False) -> dict:
 def report(r: dict) -> None:
     s, m = r["scalars"], r["matmul"]
     v = s["values"]
-    c.say(f"Scalars: x = {X_VALUE:g} (data), w = {W_VALUE:g}, b = {B_VALUE:g}.  "
-          f"u = w·x = {v['u']:g},  o = u + b = {v['o']:g},  s = exp(o) = {v['s']:.6f},  "
-          f"L = s·o = {s['L']:.6f}.")
-    c.table("∂L/∂v: local derivative × gradient from above",
-            ["v", "by hand", "hand", "engine (v.grad)", "central difference"],
+    c.say(c.tr(K + "scalars", x=X_VALUE, w=W_VALUE, b=B_VALUE, u=v["u"], o=v["o"], s=v["s"],
+               L=s["L"]))
+    c.table(c.tr(K + "table"), ["v"] + [c.tr(K + f"col_{col}") for col in
+                                        ("by_hand", "hand", "engine_v", "central")],
             [[row["name"], row["hand_rule"], f"{row['hand']:.10f}", f"{row['engine']:.10f}",
               f"{row['central']:.10f}"] for row in s["rows"]])
     direct, via_exp = s["o_path_terms"]
-    c.say(f"o reaches L twice, directly ({direct:.6f}) and through exp ({via_exp:.6f}): its "
-          f"gradient is the sum. The engine's trace shows the same: "
-          f"{', '.join(f'{k} gets {n} contributions' for k, n in s['accumulated'].items())}.\n")
-    c.say("The engine's step-through of this backward pass (also as HTML: scalars_backprop.html):")
+    counts = ", ".join(c.tr(K + "count", name=k, count=n) for k, n in s["accumulated"].items())
+    c.say(c.tr(K + "twice", direct=direct, via_exp=via_exp, counts=counts))
+    c.say(c.tr(K + "step_through"))
     print(s["trace"])
-    c.say(f"2×2 matmul: O = X·W, P = G ⊙ O, L = Σ P = {m['L']:g}, so ∂L/∂O = G. The matmul step's rule: "
-          f"[bold]{m['matmul_rule']}[/bold], entry by entry:")
-    c.table("∂L/∂W", ["entry", "by hand", "numbers", "hand", "engine", "central difference"],
+    c.say(c.tr(K + "matmul", L=m["L"], rule=m["matmul_rule"]))
+    c.table("∂L/∂W", [c.tr(K + f"col_{col}") for col in
+                      ("entry", "by_hand", "numbers", "hand", "engine", "central")],
             [[row["entry"], row["hand_rule"], row["hand_numbers"], f"{row['hand']:g}",
               f"{row['engine']:.10f}", f"{row['central']:.10f}"] for row in m["rows"]])
-    c.say("The step-through (also as HTML: matmul_backprop.html):")
+    c.say(c.tr(K + "step_through_matmul"))
     print(m["trace"])
-    c.say(f"max |hand − engine| = {r['max_hand_vs_engine']:.1e};  "
-          f"max |engine − central difference| = {r['max_engine_vs_central']:.1e}")
+    c.say(c.tr(K + "max", hand=r["max_hand_vs_engine"], central=r["max_engine_vs_central"]))
 
 
 def main(argv=None) -> int:

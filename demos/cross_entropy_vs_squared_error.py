@@ -23,6 +23,7 @@ from tinygrad_sm.train import accuracy
 
 NAME = "cross_entropy_vs_squared_error"
 TITLE = "Cross-entropy vs squared error"
+K = f"demo.{NAME}."  # this demo's messages in the catalogue
 CLASSES = 10
 TRUE = 0
 SETTINGS = {"lr": 0.1, "batch_size": 64, "epochs": 10, "seed": 0}
@@ -171,89 +172,71 @@ def _plot(path: Path, r: dict) -> Path:
     fig, (g, l, a) = plt.subplots(1, 3, figsize=(15, 4.3))
     p = r["p"]
     g.plot(p, np.linalg.norm(r["ce_grad"], axis=1), color="tab:blue", lw=2,
-           label="cross-entropy: ‖ŷ − y‖")
+           label=c.plot_tr(K + "plot_ce_norm"))
     g.plot(p, np.linalg.norm(r["se_grad"], axis=1), color="tab:red", lw=2,
-           label="squared error: ‖Σᵢ(ŷᵢ − yᵢ)ŷᵢ(δᵢⱼ − ŷⱼ)‖")
+           label=c.plot_tr(K + "plot_se_norm"))
     g.plot(p, np.abs(r["se_grad"][:, TRUE]), color="tab:red", lw=1, ls="--",
-           label="squared error: |∂L/∂o_true|")
+           label=c.plot_tr(K + "plot_se_true"))
     g.invert_xaxis()
-    g.set(title="‖∂L/∂o‖ as the model gets it wrong", xlabel="p = ŷ[true class]  (1 → 0: more wrong)",
-          ylabel="gradient size")
-    g.annotate("confidently wrong:\nsquared error barely moves", (0.03, 0.02), xytext=(0.45, 0.35),
+    g.set(title=c.plot_tr(K + "plot_grad_title"), xlabel=c.plot_tr(K + "plot_p"),
+          ylabel=c.plot_tr(K + "plot_grad_size"))
+    g.annotate(c.plot_tr(K + "plot_note"), (0.03, 0.02), xytext=(0.45, 0.35),
                arrowprops={"arrowstyle": "->"}, fontsize=9)
     g.legend(fontsize=8, loc="upper left")
     epochs = np.arange(1, r["epochs"] + 1)
-    for key, color, label in (("cross_entropy", "tab:blue", "cross-entropy"),
-                              ("squared_error", "tab:red", "squared error (K/2 · mse)")):
+    for key, color, label in (("cross_entropy", "tab:blue", c.plot_tr(K + "plot_ce")),
+                              ("squared_error", "tab:red", c.plot_tr(K + "plot_se"))):
         h = r[key]
         relative = np.array([h["initial_loss"]] + h["loss"]) / h["initial_loss"]
         l.plot(np.arange(len(relative)), relative, "o-", color=color,
                label=f"{label}: {h['initial_loss']:.3f} → {h['loss'][-1]:.3f}")
-        a.plot(epochs, h["test_accuracy"], "o-", color=color, label=f"{label}: test")
-        a.plot(epochs, h["train_accuracy"], ":", color=color, label=f"{label}: train")
-    l.set(title="training loss, as a fraction of where it started", xlabel="epoch",
-          ylabel="loss / loss before training", ylim=(0, 1.05))
+        a.plot(epochs, h["test_accuracy"], "o-", color=color, label=c.plot_tr(K + "plot_test", label=label))
+        a.plot(epochs, h["train_accuracy"], ":", color=color, label=c.plot_tr(K + "plot_train", label=label))
+    l.set(title=c.plot_tr(K + "plot_loss_title"), xlabel=c.plot_tr(K + "plot_epoch"),
+          ylabel=c.plot_tr(K + "plot_relative"), ylim=(0, 1.05))
     l.legend(fontsize=8)
     s = r["settings"]
-    a.set(title=f"accuracy on digits (same start, lr {s['lr']}, batch {s['batch_size']})",
-          xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
+    a.set(title=c.plot_tr(K + "plot_acc_title", lr=s["lr"], batch=s["batch_size"]),
+          xlabel=c.plot_tr(K + "plot_epoch"), ylabel=c.plot_tr(K + "plot_accuracy"), ylim=(0, 1))
     a.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return c.save_figure(fig, path)
 
 
 def report(r: dict) -> None:
-    c.say("One sample, 10 classes, true class 0. The model puts p on the true class and spreads "
-          "1 − p over the other 9.\nThe note's L = ½Σᵢ(ŷᵢ − yᵢ)² and cross-entropy L = −log ŷ_true, "
-          "both backpropagated by the engine:")
+    c.say(c.tr(K + "setup"))
     rows = []
     for p in (0.9, 0.5, 0.1, 0.01):
         v = r[f"at_{p}"]
         rows.append([f"{p:g}", f"{v['se_true']:+.4f}", f"{v['se_norm']:.4f}",
                      f"{v['ce_true']:+.4f}", f"{v['ce_norm']:.4f}"])
-    c.table("∂L/∂o", ["p = ŷ_true", "squared: ∂L/∂o_true", "squared: ‖∂L/∂o‖",
-                      "cross-ent.: ∂L/∂o_true", "cross-ent.: ‖∂L/∂o‖"], rows)
-    c.say(f"Engine vs the note's formulas (over {len(r['p'])} values of p): squared error "
-          f"{r['se_engine_vs_formula']:.1e}, cross-entropy {r['ce_engine_vs_formula']:.1e}.")
+    c.table("∂L/∂o", ["p = ŷ_true"] + [c.tr(K + f"col_{col}") for col in
+                                       ("se_true", "se_norm", "ce_true", "ce_norm")], rows)
+    c.say(c.tr(K + "formulas", count=len(r["p"]), se=r["se_engine_vs_formula"],
+               ce=r["ce_engine_vs_formula"]))
     g = r["general_form"]
-    c.say("In general, entry j of the squared-error gradient carries its own ŷⱼ:\n"
-          "    gⱼ = ŷⱼ[(ŷⱼ − yⱼ) − Σᵢ ŷᵢ(ŷᵢ − yᵢ)]\n"
-          f"(engine vs this form at {g['points']} random logits and true classes: max difference "
-          f"{g['general_vs_engine']:.1e}). So the true class's push ∂L/∂o_true carries ŷ_true and "
-          "vanishes as ŷ_true → 0. Only in the set-up above, with the wrong mass spread evenly, do "
-          "all entries shrink together.")
-    c.say("About the note's last formula: it prints Σᵢ(ŷᵢ − yᵢ)ŷᵢ(δᵢⱼ − ŷᵢ); that is a typo for "
-          "Σᵢ(ŷᵢ − yᵢ)ŷᵢ(δᵢⱼ − ŷⱼ), the Jacobian ŷᵢ(δᵢⱼ − ŷⱼ) derived just before it. This demo "
-          "uses the corrected one (the engine agrees with it; the printed one is off by at least "
-          f"{r['general_form']['typo_vs_engine_min']:.1e} at each of those points).")
+    c.say(c.tr(K + "general", points=g["points"], difference=g["general_vs_engine"]))
+    c.say(c.tr(K + "typo", typo=r["general_form"]["typo_vs_engine_min"]))
     w = r["one_wrong_class"]
     probs = w["probs"]
-    c.say(f"Confidently wrong, as the note means it: ŷ_true = {probs[TRUE]:g} and "
-          f"{probs[w['se_max_abs_class']]:g} on one wrong class. Squared error's ∂L/∂o_true = "
-          f"{w['se_true']:+.5f}, while other entries reach {w['se_max_abs']:.3f} (pushing the wrong "
-          f"class down); the true class hardly gets pushed up. Cross-entropy's ∂L/∂o_true = "
-          f"ŷ_true − 1 = {w['ce_true']:+.4f}.")
+    c.say(c.tr(K + "wrong", p_true=probs[TRUE], p_wrong=probs[w["se_max_abs_class"]],
+               se_true=w["se_true"], se_max=w["se_max_abs"], ce_true=w["ce_true"]))
     rows = [[str(j), f"{probs[j]:.4f}", f"{w['se_grad'][j]:+.5f}", f"{w['ce_grad'][j]:+.4f}"]
             for j in range(CLASSES)]
-    c.table("∂L/∂o, confidently wrong (true class 0)", ["class j", "ŷⱼ", "squared error",
-                                                        "cross-entropy"], rows)
-    c.say("Cross-entropy's ŷ − y stays large exactly when the error is large.\n")
+    c.table(c.tr(K + "wrong_table"), [c.tr(K + "col_class"), "ŷⱼ", c.tr(K + "col_se"),
+                                      c.tr(K + "col_ce")], rows)
+    c.say(c.tr(K + "large"))
     s = r["settings"]
-    c.say(f"Training on the bundled digits: same initial W and b, same minibatch order, "
-          f"lr {s['lr']}, batch {s['batch_size']}, {s['epochs']} epochs. The squared-error model "
-          "uses nn.mse_loss(softmax(o), one_hot(y)) × K/2: mse averages over n·K numbers while "
-          "the note's L sums over the K classes, so ×K/2 makes it the note's L averaged over the "
-          "batch, like cross_entropy (without it, squared error's steps would be 5× smaller still).")
+    c.say(c.tr(K + "training", lr=s["lr"], batch=s["batch_size"], epochs=s["epochs"]))
     ce_h, se_h = r["cross_entropy"], r["squared_error"]
     rows = [[e + 1, f"{ce_h['loss'][e]:.4f}", f"{ce_h['test_accuracy'][e]:.3f}",
              f"{se_h['loss'][e]:.4f}", f"{se_h['test_accuracy'][e]:.3f}"] for e in range(r["epochs"])]
-    c.table("per epoch", ["epoch", "cross-ent.: loss", "test acc.", "squared: loss", "test acc."], rows)
+    c.table(c.tr(K + "per_epoch"), [c.tr(K + f"col_{col}") for col in
+                                     ("epoch", "ce_loss", "test_acc", "se_loss", "test_acc")], rows)
     ce, se = r["cross_entropy"]["test_accuracy"][-1], r["squared_error"]["test_accuracy"][-1]
-    c.say(f"Final test accuracy: cross-entropy {ce:.3f}, squared error {se:.3f}.")
-    c.say(f"Mean ŷ_true on the training set at the end: cross-entropy {ce_h['mean_p_true']:.3f}, "
-          f"squared error {se_h['mean_p_true']:.3f}. Both start near ŷ = 0.1 for every class, where "
-          f"the table above gives squared error a push {r['at_0.1']['ce_norm'] / r['at_0.1']['se_norm']:.0f}× "
-          "weaker, and it stays weak as long as the model is unsure or wrong.")
+    c.say(c.tr(K + "final", ce=ce, se=se))
+    c.say(c.tr(K + "mean_p", ce=ce_h["mean_p_true"], se=se_h["mean_p_true"],
+               ratio=r["at_0.1"]["ce_norm"] / r["at_0.1"]["se_norm"]))
 
 
 def main(argv=None) -> int:

@@ -20,6 +20,7 @@ from tinygrad_sm.gradcheck import numerical_grad
 
 NAME = "gradient_of_W"
 TITLE = "∂L/∂W: the step after ∂L/∂o"
+K = f"demo.{NAME}."  # this demo's messages in the catalogue
 N, FEATURES, CLASSES = 4, 3, 3
 LABELS = np.array([0, 2, 1, 2])
 
@@ -100,24 +101,20 @@ def _terms_into_o(trace) -> int:
 
 
 def report(r: dict) -> None:
-    c.say("Softmax regression on 4 samples, 3 features, 3 classes (float64): o = XW + b, "
-          f"L = cross_entropy(o, y) = {r['loss']:.6f}. The backward pass:")
+    c.say(c.tr(K + "setup", loss=r["loss"]))
     print(r["trace"])  # the engine's own step table (tinygrad_sm.trace_table)
-    c.say(f"\nThe book's result, ∂L/∂o = (ŷ − y)/n, is what arrives at o:\n{c.fmt(r['grad_o'])}")
-    c.say(f"One more rule, the matmul op's, takes it to W:   [bold]{r['rule']}[/bold]\n"
-          "(XW is o before + b; the add step hands ∂L/∂o on unchanged, so ∂L/∂XW = ∂L/∂o and "
-          "∂L/∂W = Xᵀ(ŷ − y)/n.) The diagram grad_W_graph.svg highlights this path L → o → XW → W.\n")
+    c.say(c.tr(K + "book", grad_o=c.fmt(r["grad_o"])))
+    c.say(c.tr(K + "one_more", rule=r["rule"]))
     rows = [[f"W[{i},{j}]", f"{r['engine'][i, j]:+.10f}", f"{r['closed_form'][i, j]:+.10f}",
              f"{r['central'][i, j]:+.10f}"] for i, j in np.ndindex(r["engine"].shape)]
-    c.table("∂L/∂W", ["entry", "engine (W.grad)", "Xᵀ(ŷ − y)/n", "central difference"], rows)
-    c.say(f"max |engine − Xᵀ(ŷ − y)/n| = {r['engine_vs_closed_form']:.1e};  "
-          f"max |engine − central difference| = {r['engine_vs_central']:.1e}\n")
-    c.say(f"Fused cross_entropy: {len(r['fused_ops'])} backward steps ({', '.join(r['fused_ops'])}).")
-    c.say(f"Composed from exp, sum, log: {len(r['composed_ops'])} steps "
-          f"({', '.join(r['composed_ops'])}); o receives {r['o_terms_composed']} contributions "
-          "(it feeds exp and the subtraction) that the engine adds up.")
-    c.say(f"Same loss ({r['loss']:.12f} vs {r['composed_loss']:.12f}) and the same ∂L/∂W: max "
-          f"difference {r['fused_vs_composed']:.1e} (∂L/∂b: {r['fused_vs_composed_b']:.1e}).")
+    c.table("∂L/∂W", [c.tr(K + "col_entry"), c.tr(K + "col_engine"), "Xᵀ(ŷ − y)/n",
+                      c.tr(K + "col_central")], rows)
+    c.say(c.tr(K + "max", closed=r["engine_vs_closed_form"], central=r["engine_vs_central"]))
+    c.say(c.tr(K + "fused", count=len(r["fused_ops"]), ops=", ".join(r["fused_ops"])))
+    c.say(c.tr(K + "composed", count=len(r["composed_ops"]), ops=", ".join(r["composed_ops"]),
+               terms=r["o_terms_composed"]))
+    c.say(c.tr(K + "same", loss=r["loss"], composed=r["composed_loss"], W=r["fused_vs_composed"],
+               b=r["fused_vs_composed_b"]))
 
 
 def main(argv=None) -> int:

@@ -20,6 +20,7 @@ from tinygrad_sm.optim import SGD
 
 NAME = "linear_decision_boundary"
 TITLE = "Softmax regression draws straight lines"
+K = f"demo.{NAME}."  # this demo's messages in the catalogue
 CENTERS = np.array([[-2.0, -1.0], [2.0, -1.2], [0.2, 2.0]])
 COLORS = ["tab:blue", "tab:orange", "tab:green"]
 PAIRS = list(itertools.combinations(range(3), 2))
@@ -115,7 +116,7 @@ def _plot(path: Path, X, y, W, b, xs, ys, regions, meet) -> Path:
               vmin=0, vmax=2, aspect="auto", interpolation="nearest")
     for k in range(3):
         ax.scatter(*X[y == k].T, s=14, color=COLORS[k], edgecolor="white", linewidth=0.4,
-                   label=f"class {k + 1}")
+                   label=c.plot_tr(K + "class", k=k + 1))
     t = np.linspace(-30, 30, 6001)
     for i, j in PAIRS:
         normal = W[:, i] - W[:, j]
@@ -132,36 +133,28 @@ def _plot(path: Path, X, y, W, b, xs, ys, regions, meet) -> Path:
         label_at = shown[int(len(shown) * 0.6)]
         ax.annotate(f"o{i + 1} = o{j + 1}", label_at, fontsize=9,
                     bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8})
-    ax.plot(*meet, "k*", ms=12, label="all three scores equal")
+    ax.plot(*meet, "k*", ms=12, label=c.plot_tr(K + "meet_label"))
     ax.set(xlim=(xs[0], xs[-1]), ylim=(ys[0], ys[-1]), xlabel="x₁", ylabel="x₂")
-    ax.set_title("Regions: argmax of softmax(xW + b)\n"
-                 "lines (wᵢ − wⱼ)·x + (bᵢ − bⱼ) = 0 from W and b: solid where they are the border,\n"
-                 "dashed where the third class outscores both", fontsize=10)
+    ax.set_title(c.plot_tr(K + "plot_title"), fontsize=10)
     ax.legend(loc="upper right", fontsize=8)
     return c.save_figure(fig, path)
 
 
 def report(r: dict) -> None:
     W, b = r["W"], r["b"]
-    c.say(f"Trained softmax regression on 3 blobs in 2-D (training accuracy "
-          f"{r['train_accuracy']:.3f}). Scores oₖ = wₖ·x + bₖ with")
-    c.table("", ["class", "wₖ (column k of W)", "bₖ"],
+    c.say(c.tr(K + "trained", accuracy=r["train_accuracy"]))
+    c.table("", [c.tr(K + "col_class"), c.tr(K + "col_w"), "bₖ"],
             [[k + 1, c.fmt(W[:, k], 3), f"{b[k]:+.3f}"] for k in range(3)])
     rows = []
     for i, j in PAIRS:
         d, e = W[:, i] - W[:, j], b[i] - b[j]
         rows.append([f"o{i + 1} = o{j + 1}", f"{d[0]:+.3f}·x₁ {d[1]:+.3f}·x₂ {e:+.3f} = 0"])
-    c.table("Pairwise lines", ["border", "(wᵢ − wⱼ)·x + (bᵢ − bⱼ) = 0"], rows)
-    c.say(f"On a grid of {r['grid_points']} points, the class with the largest softmax "
-          f"probability equals the class that wins all its pairwise line tests at "
-          f"{r['agreement']:.1%} of them ({r['ties']} exact ties). Softmax only rescales the "
-          "scores monotonically; the decision is linear.")
-    c.say(f"Of the {r['boundary_pixels']} pairs of neighbouring grid points with different classes "
-          f"i and j, {r['straddle_fraction']:.1%} lie on opposite sides of line ij; the farthest is {r['max_boundary_distance_in_cells']:.2f} grid "
-          "cells from it.")
+    c.table(c.tr(K + "lines"), [c.tr(K + "col_border"), "(wᵢ − wⱼ)·x + (bᵢ − bⱼ) = 0"], rows)
+    c.say(c.tr(K + "agreement", points=r["grid_points"], agreement=r["agreement"], ties=r["ties"]))
+    c.say(c.tr(K + "straddle", pixels=r["boundary_pixels"], fraction=r["straddle_fraction"],
+               distance=r["max_boundary_distance_in_cells"]))
     m = r["meeting_point"]
-    c.say(f"The three lines meet in one point, ({m[0]:.3f}, {m[1]:.3f}), because "
-          f"(o₁ − o₂) + (o₂ − o₃) = o₁ − o₃ (line o2 = o3 there: {r['meeting_point_residual']:.1e}).")
+    c.say(c.tr(K + "meet", x=m[0], y=m[1], residual=r["meeting_point_residual"]))
 
 
 def main(argv=None) -> int:

@@ -65,7 +65,8 @@ def _plot(path: Path, engine, formula, y) -> Path:
     n = len(y)
     limit = float(np.abs(engine).max())
     fig, axes = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"wspace": 0.45})
-    titles = ["engine: row i = o.grad after backward(eᵢ)", "formula: ŷᵢ(δᵢⱼ − ŷⱼ)"]
+    titles = [c.plot_tr("demo.softmax_jacobian.engine_title"),
+              c.plot_tr("demo.softmax_jacobian.formula_title")]
     for ax, matrix, title in zip(axes, (engine, formula), titles):
         image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
         for i in range(n):
@@ -74,28 +75,24 @@ def _plot(path: Path, engine, formula, y) -> Path:
                         color="white" if abs(matrix[i, j]) > 0.6 * limit else "black")
         ax.set_xticks(range(n), [f"o{j + 1}" for j in range(n)])
         ax.set_yticks(range(n), [f"ŷ{i + 1}={y[i]:.3f}" for i in range(n)], fontsize=9)
-        ax.set_xlabel("with respect to oⱼ")
+        ax.set_xlabel(c.plot_tr("demo.softmax_jacobian.wrt"))
         ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=axes, shrink=0.75, label="∂ŷᵢ/∂oⱼ")
-    fig.suptitle(f"Softmax Jacobian at o = {LOGITS}: positive diagonal, negative elsewhere, "
-                 "columns sum to 0", fontsize=10, y=0.98)
+    fig.suptitle(c.plot_tr("demo.softmax_jacobian.suptitle", logits=LOGITS), fontsize=10, y=0.98)
     return c.save_figure(fig, path)
 
 
 def report(r: dict) -> None:
     c.say(f"o = {c.fmt(r['logits'], 1)}  →  ŷ = softmax(o) = {c.fmt(r['softmax'])}\n")
-    c.say("The engine never forms the Jacobian: each backward computes ∂L/∂o from ∂L/∂ŷ with the "
-          f"softmax op's rule\n    {r['rule']}\n(here ∂L/∂ŷ = eᵢ, so ∂L/∂o is row i of J).\n")
+    c.say(c.tr("demo.softmax_jacobian.rule", rule=r["rule"]))
     n = len(r["softmax"])
     columns = ["∂ŷᵢ/∂oⱼ"] + [f"o{j + 1}" for j in range(n)]
-    for key, title in (("engine", "engine: row i = o.grad after backward(eᵢ)"),
-                       ("formula", "formula: ŷᵢ(δᵢⱼ − ŷⱼ)")):
+    for key in ("engine", "formula"):
+        title = c.tr(f"demo.softmax_jacobian.{key}_title")
         rows = [[f"ŷ{i + 1}"] + [f"{v:+.4f}" for v in r[key][i]] for i in range(n)]
         c.table(title, columns, rows)
-    c.say(f"max |engine − formula| = {r['max_difference']:.1e};  the Jacobian is symmetric "
-          f"(max |J − Jᵀ| = {r['max_asymmetry']:.1e}); every column sums to 0 (max "
-          f"{r['max_column_sum']:.1e}) because the probabilities always sum to 1: raising one "
-          "logit takes probability from all the others (negative off-diagonal entries).")
+    c.say(c.tr("demo.softmax_jacobian.summary_line", difference=r["max_difference"],
+               asymmetry=r["max_asymmetry"], column_sum=r["max_column_sum"]))
 
 
 def main(argv=None) -> int:

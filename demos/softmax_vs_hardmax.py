@@ -107,13 +107,15 @@ def _plot(path: Path, t, soft, hard, d_soft, d_hard) -> Path:
         left.annotate(f"t = {v:g}: ŷ₃ = {soft[np.argmin(abs(t - v)), 2]:.4f}",
                       (v, soft[np.argmin(abs(t - v)), 2]), xytext=(6, -14),
                       textcoords="offset points", fontsize=8)
-    left.set(title="Rich get richer: softmax of [0, 1, t]  (dashed: hardmax)",
-             xlabel="t (the last logit)", ylabel="probability")
+    left.set(title=c.plot_tr("demo.softmax_vs_hardmax.plot_left"),
+             xlabel=c.plot_tr("demo.softmax_vs_hardmax.plot_t"),
+             ylabel=c.plot_tr("demo.softmax_vs_hardmax.plot_probability"))
     left.legend(fontsize=8, loc="center left")
     right.plot(t, d_soft, color="tab:green", lw=2, label="softmax: ∂ŷ₃/∂o₃ = ŷ₃(1 − ŷ₃)")
     right.plot(t, d_hard, color="black", lw=1, ls="--",
-               label="hardmax: central difference (0, except a spike at the tie t = 1)")
-    right.set(title="What gradient descent sees", xlabel="t (the last logit)",
+               label=c.plot_tr("demo.softmax_vs_hardmax.plot_hard"))
+    right.set(title=c.plot_tr("demo.softmax_vs_hardmax.plot_right"),
+              xlabel=c.plot_tr("demo.softmax_vs_hardmax.plot_t"),
               ylabel="∂ŷ₃/∂o₃", ylim=(-0.05, 0.5))
     right.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
@@ -121,32 +123,23 @@ def _plot(path: Path, t, soft, hard, d_soft, d_hard) -> Path:
 
 
 def report(r: dict) -> None:
-    c.say("softmax turns logits into probabilities (all in [0, 1], summing to 1); "
-          "hardmax puts everything on the largest:")
+    c.say(c.tr("demo.softmax_vs_hardmax.intro"))
     rows = []
     for logits in NOTE_INPUTS:
         key = "".join(str(int(v)) for v in logits)
         rows.append([c.fmt(logits, 1), c.fmt(r[f"softmax_{key}"]), str(r[f"hardmax_{key}"].astype(int).tolist())])
-    c.table("The note's numbers", ["logits o", "softmax(o)", "hardmax(o)"], rows)
+    c.table(c.tr("demo.softmax_vs_hardmax.table"),
+            [c.tr("demo.softmax_vs_hardmax.col_logits"), "softmax(o)", "hardmax(o)"], rows)
     a, b = r["softmax_012"], r["softmax_013"]
-    c.say(f"Raising the top logit by 1 moves its probability from {a[2]:.4f} to {b[2]:.4f}, and "
-          f"the others shrink ({a[0]:.4f} → {b[0]:.4f}): the strong get stronger. Hardmax says "
-          "[0, 0, 1] for both: it cannot tell a close call from a sure one.\n")
-    c.say(f"Why hardmax cannot be trained: at {r['num_points']} random logit vectors, "
-          f"the central-difference Jacobian of hardmax is exactly zero at "
-          f"{r['hardmax_zero_fraction']:.0%} of them (it only changes at a tie). "
-          f"Softmax's Jacobian ŷᵢ(δᵢⱼ − ŷⱼ) is zero at {r['softmax_zero_fraction']:.0%}; "
-          f"its smallest entry in absolute value is {r['softmax_min_abs_entry']:.2e}.")
-    c.say(f"The note says only the selected variable gets a gradient. That sentence is about max, "
-          f"the value: the engine's max at o = [0, 1, 2] gives ∂max/∂o = "
-          f"{r['max_grad_012'].astype(int).tolist()}, and at the random points the gradient is "
-          f"one-hot at the argmax at {r['max_grad_is_selected_fraction']:.0%} of them (vs central "
-          f"differences: {r['max_engine_vs_finite_diff']:.1e}). Hardmax, the one-hot vector, is "
-          "another function: its Jacobian is zero almost everywhere, so no entry gets a gradient. "
-          "So max passes a gradient to the winner only, hardmax to none, softmax to every entry.")
-    c.say(f"Engine Jacobian (one backward per output) vs the formula: max difference "
-          f"{r['engine_vs_formula']:.1e}; vs central differences: {r['engine_vs_finite_diff']:.1e}.")
-    c.say("Softmax Jacobian at o = [0, 1, 2]:\n" + c.fmt(r["jacobian_012"]))
+    c.say(c.tr("demo.softmax_vs_hardmax.richer", a=a[2], b=b[2], a0=a[0], b0=b[0]))
+    c.say(c.tr("demo.softmax_vs_hardmax.untrainable", points=r["num_points"],
+               hard_zero=r["hardmax_zero_fraction"], soft_zero=r["softmax_zero_fraction"],
+               smallest=r["softmax_min_abs_entry"]))
+    c.say(c.tr("demo.softmax_vs_hardmax.max", grad=r["max_grad_012"].astype(int).tolist(),
+               selected=r["max_grad_is_selected_fraction"], fd=r["max_engine_vs_finite_diff"]))
+    c.say(c.tr("demo.softmax_vs_hardmax.check", formula=r["engine_vs_formula"],
+               fd=r["engine_vs_finite_diff"]))
+    c.say(c.tr("demo.softmax_vs_hardmax.jacobian") + "\n" + c.fmt(r["jacobian_012"]))
 
 
 def main(argv=None) -> int:

@@ -18,6 +18,7 @@ from tinygrad_sm import GradcheckError, Op, Tensor, gradcheck, viz
 
 NAME = "write_your_own_op"
 TITLE = "Write your own op: sigmoid"
+K = f"demo.{NAME}."  # this demo's messages in the catalogue
 X_VALUES = [-3.0, -0.5, 0.0, 1.0, 4.0]
 
 
@@ -90,22 +91,15 @@ def run(out_dir: Path, quick: bool = False) -> dict:
 
 
 def report(r: dict) -> None:
-    c.say("An op is a class with forward, backward and one rule per input. A first try at "
-          "sigmoid forgets the factor 1 − σ in backward. gradcheck compares it with central "
-          f"differences at x = {X_VALUES}:")
+    c.say(c.tr(K + "intro", xs=X_VALUES))
     c.say(f"    {r['first_try']}")
     x = X_VALUES[-1]
     sigma = 1 / (1 + np.exp(-x))
-    c.say(f"It names the input, the worst entry and both values: at x = {x:g}, σ = {sigma:.3f} but "
-          f"σ(1 − σ) = {sigma * (1 - sigma):.3f} (each times the random weight gradcheck gives that "
-          "output entry). With backward returning g ⊙ σ ⊙ (1 − σ), gradcheck "
-          + ("passes.\n" if r["fixed"] is None else f"still fails: {r['fixed']}\n"))
-    c.say("Used in a model, L = mean(σ(x·w)), Sigmoid.apply(z) is a step of the trace like any "
-          f"built-in op: {' → '.join(r['trace_ops'])}, with the rule\n    {r['rule']}")
-    c.say(f"∂L/∂w by the engine {r['grad_w']:.10f}, by hand mean(x σ(1 − σ)) "
-          f"{r['grad_w_by_hand']:.10f}. Built from exp, add, div instead: {r['composed_steps']} "
-          f"steps for the same gradient (difference {r['composed_vs_op']:.1e}); "
-          f"one op of our own: {len(r['trace_ops'])} steps.")
+    c.say(c.tr(K + "names", x=x, sigma=sigma, derivative=sigma * (1 - sigma))
+          + (c.tr(K + "passes") if r["fixed"] is None else c.tr(K + "still_fails", error=r["fixed"])))
+    c.say(c.tr(K + "in_model", ops=" → ".join(r["trace_ops"]), rule=r["rule"]))
+    c.say(c.tr(K + "compare", engine=r["grad_w"], hand=r["grad_w_by_hand"],
+               steps=r["composed_steps"], difference=r["composed_vs_op"], own=len(r["trace_ops"])))
 
 
 def main(argv=None) -> int:

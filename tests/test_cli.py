@@ -281,6 +281,7 @@ def test_no_module_but_cli_imports_argparse_or_cli():
 
 def test_subcommands_call_plain_functions(monkeypatch, tmp_path):
     calls = []
+    monkeypatch.delenv("TINYGRAD_SM_LANG", raising=False)
     monkeypatch.setattr("tinygrad_sm.cli.train_command", lambda **kw: calls.append(kw) or 7)
     monkeypatch.setattr("tinygrad_sm.stepper.step_command", lambda **kw: calls.append(kw) or 5)
     assert main(["train", "--data", "mnist", "--data-dir", "d", "--lr", "0.5", "--out", "o"]) == 7
@@ -288,15 +289,18 @@ def test_subcommands_call_plain_functions(monkeypatch, tmp_path):
     monkeypatch.setattr("tinygrad_sm.demo.demo_command",
                         lambda name, **kw: calls.append(dict(kw, name=name)) or 3)
     assert main(["demo", "write_your_own_op", "--quick"]) == 3
-    assert main(["train", "--model", "mlp", "--hidden", "64"]) == 7
+    assert main(["train", "--model", "mlp", "--hidden", "64", "--lang", "zh"]) == 7
     assert calls == [{"data": "mnist", "data_dir": "d", "epochs": None, "lr": 0.5,
                       "batch_size": None, "seed": 0, "out": "o", "model_name": "softmax",
-                      "hidden": 256},
-                     {"seed": 3, "pause": False, "html": str(tmp_path / "s.html")},
-                     {"name": "write_your_own_op", "out": None, "quick": True},
+                      "hidden": 256, "lang": "en"},
+                     {"seed": 3, "pause": False, "html": str(tmp_path / "s.html"), "lang": "en"},
+                     {"name": "write_your_own_op", "out": None, "quick": True, "lang": "en"},
                      {"data": "digits", "data_dir": None, "epochs": None, "lr": None,
                       "batch_size": None, "seed": 0, "out": "out", "model_name": "mlp",
-                      "hidden": 64}]
+                      "hidden": 64, "lang": "zh"}]
+    monkeypatch.setenv("TINYGRAD_SM_LANG", "zh_CN.UTF-8")  # the default when --lang is not given
+    assert main(["step", "--no-pause"]) == 5 and calls[-1]["lang"] == "zh"
+    assert main(["step", "--no-pause", "--lang", "en"]) == 5 and calls[-1]["lang"] == "en"
 
 
 @pytest.mark.parametrize("setting, message", [

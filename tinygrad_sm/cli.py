@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Any, Callable
 
+from .i18n import ENV, languages, messages, resolve
 from .train import DATASETS, EXIT_INTERRUPTED, EXIT_STDOUT_CLOSED, MODELS, train_command
 
 
@@ -73,7 +74,7 @@ def add_train(sub: Any) -> argparse.ArgumentParser:
 def run_train(args: argparse.Namespace) -> int:
     return train_command(data=args.data, data_dir=args.data_dir, epochs=args.epochs, lr=args.lr,
                          batch_size=args.batch_size, seed=args.seed, out=args.out,
-                         model_name=args.model, hidden=args.hidden)
+                         model_name=args.model, hidden=args.hidden, lang=args.lang)
 
 
 # ---- step ----
@@ -93,7 +94,8 @@ def add_step(sub: Any) -> argparse.ArgumentParser:
 def run_step(args: argparse.Namespace) -> int:
     from . import stepper  # rich and the page renderer load only for this subcommand
 
-    return stepper.step_command(seed=args.seed, pause=not args.no_pause, html=args.html)
+    return stepper.step_command(seed=args.seed, pause=not args.no_pause, html=args.html,
+                                lang=args.lang)
 
 
 # ---- demo ----
@@ -111,7 +113,14 @@ def add_demo(sub: Any) -> argparse.ArgumentParser:
 def run_demo(args: argparse.Namespace) -> int:
     from .demo import demo_command
 
-    return demo_command(args.name, out=args.out, quick=args.quick)
+    return demo_command(args.name, out=args.out, quick=args.quick, lang=args.lang)
+
+
+def add_lang(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--lang", choices=languages(), default=None,
+                        help=f"language of the messages, pages and figures (default: ${ENV}, "
+                             "else en; 中文: --lang zh)")
+    return parser
 
 
 SUBCOMMANDS = {"train": (add_train, run_train), "step": (add_step, run_step),
@@ -123,12 +132,17 @@ def main(argv: list[str] | None = None) -> int:
         prog="tinygrad-sm", description="A small autograd engine that shows every gradient.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add, run in SUBCOMMANDS.values():
-        add(sub).set_defaults(run=run)
+        add_lang(add(sub)).set_defaults(run=run)
     args = parser.parse_args(argv)
+    try:  # no --lang: $TINYGRAD_SM_LANG, checked here so a bad value is one line, exit 2
+        args.lang = resolve(args.lang)
+    except ValueError as e:
+        print(f"tinygrad-sm {args.command}: error: {e}", file=sys.stderr)
+        return 2
     try:
         return args.run(args)
     except KeyboardInterrupt:  # outside what the subcommand handles itself: one line, no traceback
-        print(f"tinygrad-sm {args.command}: interrupted", file=sys.stderr)
+        print(messages(args.lang)("cli.interrupted", command=args.command), file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader of our output left (`| head`): stop quietly, like cat
         try:

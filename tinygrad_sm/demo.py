@@ -11,6 +11,8 @@ import importlib
 import sys
 from pathlib import Path
 
+from .i18n import Messages, messages
+
 HERE = Path(__file__).resolve().parent
 FOLDERS = (HERE / "demos", HERE.parent / "demos")  # installed package, then a clone
 
@@ -22,14 +24,18 @@ def demo_folder() -> Path:
     raise FileNotFoundError("the demos were not found in " + " or ".join(map(str, FOLDERS)))
 
 
-def list_demos() -> dict[str, str]:
-    """Each demo's name and the first line of its docstring, read without importing it."""
+def list_demos(lang: str | Messages | None = None) -> dict[str, str]:
+    """Each demo's name and what it shows, read without importing it: in English the first line
+    of its docstring, in another language the catalogue's "demo.NAME.summary"."""
+    t = messages(lang)
     found = {}
     for path in sorted(demo_folder().glob("*.py")):
         if path.name.startswith("_"):
             continue
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
         found[path.stem] = doc.splitlines()[0] if doc else ""
+        if t.lang != "en" and f"demo.{path.stem}.summary" in t.texts:
+            found[path.stem] = t(f"demo.{path.stem}.summary")
     return found
 
 
@@ -42,17 +48,21 @@ def run_demo(name: str, argv: list[str]) -> int:
     return importlib.import_module(name).main(argv)
 
 
-def demo_command(name: str | None = None, out: str | None = None, quick: bool = False) -> int:
-    """`tinygrad-sm demo [NAME]`: list the demos, or run one; returns the exit status."""
-    demos = list_demos()
+def demo_command(name: str | None = None, out: str | None = None, quick: bool = False,
+                 lang: str | None = None) -> int:
+    """`tinygrad-sm demo [NAME]`: list the demos, or run one; returns the exit status.
+
+    lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English)."""
+    t = messages(lang)
+    demos = list_demos(t)
     if name is None:
         width = max(map(len, demos))
         for demo, line in demos.items():
             print(f"{demo:<{width}}  {line}")
-        print("\nrun one: tinygrad-sm demo NAME [--out DIR] [--quick]")
+        print("\n" + t("demo.run_one"))
         return 0
     if name not in demos:
-        print(f"tinygrad-sm demo: error: no demo named {name!r}; the demos are "
-              f"{', '.join(demos)}", file=sys.stderr)
+        print(t("demo.no_such", name=name, demos=", ".join(demos)), file=sys.stderr)
         return 2
-    return run_demo(name, (["--out", str(out)] if out else []) + (["--quick"] if quick else []))
+    return run_demo(name, (["--out", str(out)] if out else []) + (["--quick"] if quick else [])
+                    + ["--lang", t.lang])

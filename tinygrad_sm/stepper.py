@@ -17,6 +17,7 @@ from rich.text import Text
 
 from . import nn, page, terminal
 from .formatting import format_value
+from .i18n import Messages, messages
 from .tensor import Tensor
 
 
@@ -45,13 +46,14 @@ def _matrix_text(a: np.ndarray) -> Text:
     return Text("\n".join(format_value(a)))
 
 
-def forward_table(p: TinyProblem) -> Table:
-    table = Table(title="Forward pass", show_lines=False)
-    table.add_column("tensor", no_wrap=True)
-    table.add_column("shape", no_wrap=True)
-    table.add_column("value")
-    rows = [("X (data)", p.X.data), ("y (labels)", p.labels), ("y one-hot", p.onehot),
-            ("W (parameter)", p.model.W.data), ("b (parameter)", p.model.b.data),
+def forward_table(p: TinyProblem, lang: str | Messages | None = None) -> Table:
+    t = messages(lang)
+    table = Table(title=t("stepper.forward_title"), show_lines=False)
+    table.add_column(t("stepper.tensor"), no_wrap=True)
+    table.add_column(t("stepper.shape"), no_wrap=True)
+    table.add_column(t("stepper.value"))
+    rows = [(t("stepper.X"), p.X.data), (t("stepper.y"), p.labels), (t("stepper.onehot"), p.onehot),
+            (t("stepper.W"), p.model.W.data), (t("stepper.b"), p.model.b.data),
             ("XW = X · W", p.o.inputs[0].data), ("o = XW + b", p.o.data),
             ("ŷ = softmax(o)", p.probs), ("L = cross_entropy(o, y)", p.L.data)]
     for name, value in rows:
@@ -59,62 +61,68 @@ def forward_table(p: TinyProblem) -> Table:
     return table
 
 
-def result_table(p: TinyProblem) -> Table:
+def result_table(p: TinyProblem, lang: str | Messages | None = None) -> Table:
+    t = messages(lang)
     W_closed, b_closed = p.closed_form()
-    table = Table(title="Gradients: backprop vs the closed form", show_lines=True)
-    table.add_column("backprop (.grad)", no_wrap=True)
-    table.add_column("closed form", no_wrap=True)
-    table.add_column("max |diff|", no_wrap=True)
+    table = Table(title=t("stepper.result_title"), show_lines=True)
+    table.add_column(t("stepper.backprop_col"), no_wrap=True)
+    table.add_column(t("stepper.closed_col"), no_wrap=True)
+    table.add_column(t("stepper.diff_col"), no_wrap=True)
     for name, grad, closed, formula in (("∂L/∂W", p.model.W.grad, W_closed, "Xᵀ(ŷ − y)/n"),
-                                        ("∂L/∂b", p.model.b.grad, b_closed, "column sums of (ŷ − y)/n")):
+                                        ("∂L/∂b", p.model.b.grad, b_closed, t("stepper.column_sums"))):
         table.add_row(Text(f"{name} =\n" + "\n".join(format_value(grad))),
                       Text(f"{formula} =\n" + "\n".join(format_value(closed))),
                       f"{np.max(np.abs(grad - closed)):.1g}")
     return table
 
 
-def check_writable(path: str, what: str) -> str | None:
+def check_writable(path: str, what: str, lang: str | Messages | None = None) -> str | None:
     """Why path cannot be written (checked before any work), or None."""
+    t = messages(lang)
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
-        return f"{what} {path} is a folder; give a file name such as steps.html"
+        return t("stepper.is_folder", what=what, path=path)
     if not os.path.isdir(folder):
-        return f"{what} {path}: the folder {folder} does not exist"
+        return t("stepper.no_folder", what=what, path=path, folder=folder)
     try:  # a real file, not os.access: root passes os.access even where nothing can be created
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".tinygrad-sm-check-"):
             pass
         if os.path.exists(path) and not os.access(path, os.W_OK):
             raise PermissionError
     except OSError as e:
-        return f"{what} {path} cannot be written ({e.strerror or 'permission denied'})"
+        return t("stepper.not_writable", what=what, path=path,
+                 reason=e.strerror or t("stepper.permission"))
     return None
 
 
 def step_command(seed: int = 0, pause: bool = True, html: str | None = None,
-                 console: Console | None = None) -> int:
-    """The `step` command; returns the exit code. Problems are found before the walk starts."""
+                 console: Console | None = None, lang: str | None = None) -> int:
+    """The `step` command; returns the exit code. Problems are found before the walk starts.
+
+    lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English)."""
+    t = messages(lang)
     console = console or Console(highlight=False)
-    problem = check_writable(html, "--html") if html else None
+    problem = check_writable(html, "--html", t) if html else None
     if problem is None and pause and (sys.stdin is None or sys.stdin.closed):
-        problem = "standard input is closed; use --no-pause to print every step at once"
+        problem = t("stepper.stdin_closed")
     if problem:
         print(f"tinygrad-sm step: {problem}", file=sys.stderr)
         return 2
     p = TinyProblem(seed)
     trace = p.L.backward(trace=True)
     interactive = pause and sys.stdin.isatty()
-    console.print(forward_table(p))
-    console.print(f"Backprop: {len(trace)} steps, from L back to W and b.")
+    console.print(forward_table(p, t))
+    console.print(t("stepper.backprop", steps=len(trace)))
     if interactive:
-        console.print(Text("any key: first step, q: quit", style="dim"), end="")
+        console.print(Text(t("stepper.first"), style="dim"), end="")
         if terminal.read_key() in ("q", "Q", ""):
-            console.print("\nstopped.")
+            console.print("\n" + t("walk.stopped"))
             return 0
-    shown = terminal.walk(trace, pause=pause, console=console)
+    shown = terminal.walk(trace, pause=pause, console=console, lang=t)
     if shown < len(trace):
         return 0
-    console.print(result_table(p))
+    console.print(result_table(p, t))
     if html:
         path = page.save_html(trace, html)
-        console.print(f"HTML stepper written to {path} (open it in a browser; ←/→ step)")
+        console.print(t("stepper.html_written", path=path))
     return 0

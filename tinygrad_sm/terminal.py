@@ -14,8 +14,8 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from .formatting import format_value, shape_text
-from .tracing import summed_note
+from .formatting import format_value
+from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -34,56 +34,63 @@ def _value_lines(title: str, value: np.ndarray) -> list[str]:
 
 # ---- print(trace) ----
 
-def _step_row(view: StepView) -> list[RenderableType]:
-    rules, shapes = [], [f"∂L/∂{view.output_name} {shape_text(view.grad_output.shape)}"]
+def _step_row(view: StepView, t: Messages) -> list[RenderableType]:
+    rules, shapes = [], [f"∂L/∂{view.output_name} {shape_text(t, view.grad_output.shape)}"]
     values = _value_lines(f"∂L/∂{view.output_name}", view.grad_output)
     for edge in view.edges:
         if edge.contribution is None:
             continue
         rules.append(edge.rule)
-        if edge.summed_note:
-            rules.append(f"  ({edge.summed_note})")
-        shapes.append(f"→ {edge.title} {shape_text(edge.contribution.shape)}")
-        values += _value_lines(f"→ {edge.title}", edge.contribution)
+        note = summed_note(t, edge)
+        if note:
+            rules.append(f"  ({note})")
+        shapes.append(f"→ {edge_title(t, edge)} {shape_text(t, edge.contribution.shape)}")
+        values += _value_lines(f"→ {edge_title(t, edge)}", edge.contribution)
     return [str(view.index), view.op, _text(rules), _text(shapes), _text(values)]
 
 
-def trace_table(trace: BackwardTrace) -> Table:
-    table = Table(title=f"Backward from {trace.label(trace.root)}: {len(trace)} steps", show_lines=True)
+def _title(trace: BackwardTrace, t: Messages) -> str:
+    return t("table.title", root=trace.label(trace.root), steps=len(trace))
+
+
+def trace_table(trace: BackwardTrace, lang: str | Messages | None = None) -> Table:
+    t = messages(lang)
+    table = Table(title=_title(trace, t), show_lines=True)
     for column in ("step", "op", "rule", "shapes", "values"):
-        table.add_column(column, no_wrap=column in ("step", "op", "shapes"))
+        table.add_column(t(f"table.{column}"), no_wrap=column in ("step", "op", "shapes"))
     for k in range(len(trace)):
-        table.add_row(*_step_row(trace.view(k)))
+        table.add_row(*_step_row(trace.view(k), t))
     return table
 
 
-def sums_lines(trace: BackwardTrace) -> list[str]:
+def sums_lines(trace: BackwardTrace, lang: str | Messages | None = None) -> list[str]:
     """Where a gradient is a sum: several contributions to one tensor, and undone broadcasts."""
+    t = messages(lang)
     lines: list[str] = []
     for tensor, terms in trace.accumulated():
         name = trace.label(tensor)
-        lines.append(f"∂L/∂{name} is the sum of {len(terms)} contributions:")
+        lines.append(t("sums.contributions", name=name, count=len(terms)))
         for step, i, g in terms:
-            lines.append(f"  step {step.index} ({step.op}, input {i}): {step.rules[i]}")
+            lines.append("  " + t("sums.term", index=step.index, op=step.op, position=i, rule=step.rules[i]))
             lines += [f"    {line}" for line in format_value(g)]
-        lines.append(f"  total ∂L/∂{name} =")
+        lines.append("  " + t("sums.total", name=name))
         lines += [f"    {line}" for line in format_value(trace.grad_at(tensor).value)]
     for step in trace:
         for i, x in enumerate(step.inputs):
             if step.summed_axes[i] is None or step.local_grads[i] is None:
                 continue
             name, out = trace.label(x), trace.label(step.output)
-            lines.append(f"∂L/∂{name} at step {step.index} ({step.op}): {step.rules[i]}")
-            lines.append(f"  {summed_note(step, i)}")
-            lines.append(f"  {step.op} broadcast {name} {shape_text(x.shape)} to "
-                         f"{shape_text(step.output.shape)}: each entry of {name} was copied, so its "
-                         "gradient is the sum over its copies")
-            lines += _value_lines(f"  local gradient (∂L/∂{out} for {name}'s copies)", step.local_grads[i])
-            lines += _value_lines(f"  summed → ∂L/∂{name}", step.grad_inputs[i])
-    earlier = [t for t in trace.tensors() if id(t) in trace.earlier_grads]
-    for t in earlier:
-        lines.append(f"{t.name or trace.label(t)}.grad held gradients before this pass: .grad is "
-                     "accumulated (earlier passes + this one); the contributions above are this pass's")
+            edge = trace.view(step.index).edges[i]
+            lines.append(t("sums.broadcast_head", name=name, index=step.index, op=step.op,
+                           rule=step.rules[i]))
+            lines.append(f"  {summed_note(t, edge)}")
+            lines.append("  " + t("sums.broadcast", op=step.op, name=name, shape=shape_text(t, x.shape),
+                                  out_shape=shape_text(t, step.output.shape)))
+            lines += _value_lines("  " + t("sums.local", out=out, name=name), step.local_grads[i])
+            lines += _value_lines("  " + t("sums.summed", name=name), step.grad_inputs[i])
+    earlier = [x for x in trace.tensors() if id(x) in trace.earlier_grads]
+    for x in earlier:
+        lines.append(t("sums.earlier", name=x.name or trace.label(x)))
     return lines
 
 
@@ -96,28 +103,31 @@ def _plain_console(width: int) -> Console:
 TABLE_STEPS = 200  # longer traces are listed step by step in plain lines: a table that long is slow
 
 
-def _step_lines(view: StepView) -> list[str]:
-    lines = [f"step {view.index} ({view.op}): {view.formula}"]
+def _step_lines(view: StepView, t: Messages) -> list[str]:
+    lines = [t("step.line", index=view.index, op=view.op, formula=view.formula)]
     lines += [f"  {line}" for line in _value_lines(f"∂L/∂{view.output_name}", view.grad_output)]
     for edge in view.edges:
         if edge.contribution is not None:
-            lines.append(f"  {edge.rule}" + (f"  ({edge.summed_note})" if edge.summed_note else ""))
-            lines += [f"  {line}" for line in _value_lines(f"→ {edge.title}", edge.contribution)]
+            note = summed_note(t, edge)
+            lines.append(f"  {edge.rule}" + (f"  ({note})" if note else ""))
+            lines += [f"  {line}" for line in _value_lines(f"→ {edge_title(t, edge)}", edge.contribution)]
     return lines
 
 
-def format_trace(trace: BackwardTrace, width: int = 120) -> str:
-    """The trace as plain text: a table of the steps, then a section on the sums."""
+def format_trace(trace: BackwardTrace, width: int = 120, lang: str | Messages | None = None) -> str:
+    """The trace as plain text: a table of the steps, then a section on the sums.
+
+    lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English)."""
+    t = messages(lang)
     console = _plain_console(width)
     if len(trace) <= TABLE_STEPS:
-        console.print(trace_table(trace))
+        console.print(trace_table(trace, t))
     else:
-        console.file.write(f"Backward from {trace.label(trace.root)}: {len(trace)} steps\n")
-        console.file.write("\n".join(line for k in range(len(trace)) for line in _step_lines(trace.view(k))))
+        console.file.write(_title(trace, t) + "\n")
+        console.file.write("\n".join(line for k in range(len(trace)) for line in _step_lines(trace.view(k), t)))
         console.file.write("\n")
-    console.print(Rule("sums"))
-    console.print(_text(sums_lines(trace) or ["No sums: every tensor received exactly one "
-                                              "contribution and no broadcast was undone."]))
+    console.print(Rule(t("sums.rule")))
+    console.print(_text(sums_lines(trace, t) or [t("sums.none")]))
     return console.file.getvalue()
 
 
@@ -127,10 +137,10 @@ def _matrix(value: object) -> Text:
     return _text(format_value(np.asarray(value)))
 
 
-def _numbers(edge: EdgeView) -> Table:
+def _numbers(edge: EdgeView, t: Messages) -> Table:
     """The rule's right-hand side with the numbers plugged in: symbol over value, side by side."""
     grid = Table.grid(padding=(0, 2))
-    cells = [(symbol, value) for symbol, value in edge.operands] + [(edge.title, edge.contribution)]
+    cells = [(symbol, value) for symbol, value in edge.operands] + [(edge_title(t, edge), edge.contribution)]
     for _ in cells:
         grid.add_column(no_wrap=True)
     grid.add_row(*[Text(symbol, style="bold") for symbol, _ in cells])
@@ -138,21 +148,24 @@ def _numbers(edge: EdgeView) -> Table:
     return grid
 
 
-def step_panel(view: StepView) -> Panel:
+def step_panel(view: StepView, lang: str | Messages | None = None) -> Panel:
     """One step: the forward formula, ∂L/∂out, and per input the rule, then its numbers."""
+    t = messages(lang)
     parts: list[RenderableType] = [
-        Text(f"forward: {view.formula}"),
-        Text(f"upstream gradient ∂L/∂{view.output_name} {shape_text(view.grad_output.shape)}:", style="bold"),
+        Text(t("panel.forward", formula=view.formula)),
+        Text(t("panel.upstream", name=view.output_name, shape=shape_text(t, view.grad_output.shape)),
+             style="bold"),
         _matrix(view.grad_output)]
     for edge in view.edges:
         if edge.contribution is None:
-            parts.append(Text(f"{edge.name}: no gradient needed (data)", style="dim"))
+            parts.append(Text(t("panel.no_grad", name=edge.name), style="dim"))
             continue
         parts.append(Text(edge.rule, style="bold red"))
-        parts.append(_numbers(edge))
-        if edge.summed_note:
-            parts.append(Text(edge.summed_note, style="yellow"))
-    return Panel(Group(*parts), title=view.header, title_align="left")
+        parts.append(_numbers(edge, t))
+        note = summed_note(t, edge)
+        if note:
+            parts.append(Text(note, style="yellow"))
+    return Panel(Group(*parts), title=step_header(t, view), title_align="left")
 
 
 def read_key(stream=None) -> str:
@@ -173,23 +186,25 @@ def read_key(stream=None) -> str:
 
 
 def walk(trace: BackwardTrace, pause: bool = True, console: Console | None = None,
-         read=read_key) -> int:
+         read=read_key, lang: str | Messages | None = None) -> int:
     """Show the steps one per key press (any key: next, q: quit); returns how many were shown.
 
     With pause=False, or when stdin is not a terminal, every step is printed at once. Each
     step clears the screen first, so a step fits an 80×24 terminal without scrolling.
+    lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English).
     """
+    t = messages(lang)
     console = console or Console(highlight=False)
     interactive = pause and sys.stdin is not None and sys.stdin.isatty()
     for k in range(len(trace)):
         if interactive:
             console.clear()
-        console.print(step_panel(trace.view(k)))
+        console.print(step_panel(trace.view(k), t))
         if interactive and k < len(trace) - 1:
-            console.print(Text("any key: next step, q: quit", style="dim"), end="")
+            console.print(Text(t("walk.prompt"), style="dim"), end="")
             key = read()
             console.print()
             if key in ("q", "Q", ""):
-                console.print("stopped.")
+                console.print(t("walk.stopped"))
                 return k + 1
     return len(trace)

@@ -25,6 +25,7 @@ from . import nn
 from .autograd import no_grad
 from .data import (FASHION_MNIST_CLASSES, DataError, Split, load_digits, load_fashion_mnist,
                    load_mnist, minibatches)
+from .i18n import Messages, messages
 from .optim import SGD
 from .tensor import Tensor
 
@@ -72,9 +73,16 @@ class Diverged(FloatingPointError):
     """The loss or a parameter became NaN or infinite. `epoch` (set by `fit`) and `batch`
     (1-based, of `batches`) say where; the parameters were not updated with that batch."""
 
-    def __init__(self, what: str, batch: int, batches: int, epoch: int | None = None):
+    def __init__(self, what: str, batch: int, batches: int, epoch: int | None = None,
+                 loss: float | None = None, parameter: str | None = None):
         super().__init__(what)
         self.what, self.batch, self.batches, self.epoch = what, batch, batches, epoch
+        self.loss, self.parameter = loss, parameter  # which it was, for the message in words
+
+    def describe(self, t: Messages) -> str:
+        if self.parameter is not None:
+            return t("train.param_nonfinite", name=self.parameter or t("train.a_parameter"))
+        return t("train.loss_is", value=self.loss)
 
     def __str__(self) -> str:
         epoch = f"epoch {self.epoch}, " if self.epoch is not None else ""
@@ -110,7 +118,7 @@ def train_epoch(model: nn.Module, optimizer: SGD, X: np.ndarray, y: np.ndarray,
         loss = nn.cross_entropy(logits, y_batch)
         value = float(loss.data)
         if not math.isfinite(value):
-            raise Diverged(f"the loss is {value}", batch, batches)
+            raise Diverged(f"the loss is {value}", batch, batches, loss=value)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -120,7 +128,8 @@ def train_epoch(model: nn.Module, optimizer: SGD, X: np.ndarray, y: np.ndarray,
             on_batch()
     for p in optimizer.params:  # the last update can overflow too; no later loss would show it
         if not np.isfinite(p.data).all():
-            raise Diverged(f"{p.name or 'a parameter'} holds non-finite values", batches, batches)
+            raise Diverged(f"{p.name or 'a parameter'} holds non-finite values", batches, batches,
+                           parameter=p.name or "")
     return total_loss / len(y), correct / len(y)
 
 
@@ -250,8 +259,8 @@ def write_json(path: Path, value: object) -> None:
         raise
 
 
-def _fail(message: str, code: int = EXIT_ERROR) -> int:
-    print(f"tinygrad-sm train: error: {message}", file=sys.stderr)
+def _fail(message: str, code: int = EXIT_ERROR, t: Messages | None = None) -> int:
+    print(messages(t)("train.error", message=message), file=sys.stderr)
     return code
 
 
@@ -277,17 +286,21 @@ def _console():
 def train_command(data: str = "digits", data_dir: str | None = None, epochs: int | None = None,
                   lr: float | None = None, batch_size: int | None = None, seed: int = 0,
                   out: str | os.PathLike = "out", model_name: str = "softmax",
-                  hidden: int = 256) -> int:
+                  hidden: int = 256, lang: str | None = None) -> int:
     """`tinygrad-sm train`: load the data, train, write metrics.json and the figures to `out`.
+
+    lang: the language of its messages and figures, "zh" or "en" (default: $TINYGRAD_SM_LANG,
+    else English); metrics.json is the same in every language.
 
     None takes the data set's default. Returns the exit status: 0 done; 1 an error or a
     diverged run; 130 Ctrl-C; 141 standard output closed. A run that stops early still writes
     metrics.json (strict JSON) with what was learned, marked "diverged" or "interrupted".
     """
+    t = messages(lang)
     if data not in DATASETS:
-        return _fail(f"unknown data set {data!r}; choose one of {', '.join(DATASETS)}")
+        return _fail(t("train.unknown_data", name=data, choices=", ".join(DATASETS)), t=t)
     if model_name not in MODELS:
-        return _fail(f"unknown model {model_name!r}; choose one of {', '.join(MODELS)}")
+        return _fail(t("train.unknown_model", name=model_name, choices=", ".join(MODELS)), t=t)
     spec = DATASETS[data]
     epochs = spec.epochs if epochs is None else epochs
     lr = spec.lr if lr is None else lr
@@ -306,17 +319,17 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
     try:
         split = load(data, data_dir)
     except DataError as e:
-        return _fail(str(e))
+        return _fail(str(e), t=t)
     pixels = spec.image_shape[0] * spec.image_shape[1]
     if split.num_features != pixels:
-        return _fail(f"{data}: expected images of {spec.image_shape[0]}×{spec.image_shape[1]} "
-                     f"= {pixels} pixels, got {split.num_features}")
+        return _fail(t("train.bad_pixels", data=data, h=spec.image_shape[0], w=spec.image_shape[1],
+                       pixels=pixels, got=split.num_features), t=t)
     try:  # before training, not after: a run must not be lost to an unwritable folder
         ensure_writable_folder(out)
         for name in OUTPUT_FILES:  # an earlier run's files must not pass for this run's
             (out / name).unlink(missing_ok=True)
     except OSError as e:
-        return _fail(f"cannot write to the output folder {out}: {e.strerror or e}")
+        return _fail(t("train.cannot_write_folder", out=out, reason=e.strerror or e), t=t)
 
     console = _console()
     model = build_model(model_name, split.num_features, len(spec.class_names), hidden, seed)
@@ -325,15 +338,17 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
     stopped: str | None = None  # "diverged", "interrupted" or "stdout closed"
     diverged: Diverged | None = None
     try:
-        console.print(f"[bold]{data}[/]: {len(split.y_train)} training and {len(split.y_test)} "
-                      f"test examples, {split.num_features} pixels, {split.num_classes} classes")
-        described = ("softmax regression" if model_name == "softmax" else
-                     f"MLP ({split.num_features} → {hidden} ReLU → {len(spec.class_names)})")
-        console.print(f"{described}, SGD lr {lr}, batch {batch_size}, {epochs} epochs, "
-                      f"seed {seed}")
+        console.print(t("train.header", data=data, train=len(split.y_train),
+                        test=len(split.y_test), features=split.num_features,
+                        classes=split.num_classes))
+        described = (t("train.softmax") if model_name == "softmax" else
+                     t("train.mlp", features=split.num_features, hidden=hidden,
+                       classes=len(spec.class_names)))
+        console.print(t("train.settings", model=described, lr=lr, batch=batch_size, epochs=epochs,
+                        seed=seed))
         with np.errstate(all="ignore"):  # a diverging run is reported once, below
             _fit_with_progress(console, split, epochs, lr, batch_size, seed, model, history,
-                               position)
+                               position, t)
     except Diverged as e:
         stopped, diverged = "diverged", e
         position.update(epoch=e.epoch, batches_done=e.batch - 1, batches=e.batches)
@@ -362,41 +377,41 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
     }
     try:
         written, diagram_error = _write_outputs(out, metrics, model, history, split, spec, seed,
-                                                model_name, hidden)
+                                                model_name, hidden, t)
     except OSError as e:
-        return _fail(f"cannot write to {out}: {e.strerror or e}")
+        return _fail(t("train.cannot_write", out=out, reason=e.strerror or e), t=t)
 
-    place = _place(position, epochs)
+    place = _place(position, epochs, t)
     if diverged:
-        return _fail(f"training diverged: {diverged.what} {place}; try a smaller --lr "
-                     f"(this run: {lr:g}). The epochs before it are in {out / 'metrics.json'} "
-                     '("diverged": true)')
+        return _fail(t("train.diverged", what=diverged.describe(t), place=place, lr=f"{lr:g}",
+                       path=out / "metrics.json"), t=t)
     if stopped:
-        reason = "interrupted" if stopped == "interrupted" else "standard output was closed"
-        print(f"tinygrad-sm train: {reason} {place}; what was learned so far is in "
-              f'{out}{os.sep} (metrics.json has "interrupted": true)', file=sys.stderr)
+        reason = t("train.interrupted" if stopped == "interrupted" else "train.stdout_closed")
+        print(t("train.stopped", reason=reason, place=place, out=f"{out}{os.sep}"), file=sys.stderr)
         return EXIT_INTERRUPTED if stopped == "interrupted" else EXIT_STDOUT_CLOSED
     try:
-        _print_summary(console, metrics, out, written)
+        _print_summary(console, metrics, out, written, t)
     except BrokenPipeError:
         return EXIT_STDOUT_CLOSED
     if diagram_error:
-        return _fail(f"graph.svg and backprop.html were not made: {diagram_error}")
+        return _fail(t("train.diagrams_failed", error=diagram_error), t=t)
     return 0
 
 
 def _fit_with_progress(console, split: Split, epochs: int, lr: float, batch_size: int, seed: int,
                        model: nn.Module, history: History,
-                       position: dict[str, int]) -> None:
+                       position: dict[str, int], t: Messages | None = None) -> None:
     """`fit` with a progress bar per epoch (on a terminal) and one line after each epoch."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from threadpoolctl import threadpool_limits
+
+    t = messages(t)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         def on_epoch_start(epoch: int, batches: int) -> Callable[[], None]:
             position.update(epoch=epoch, batches_done=0, batches=batches)
-            task = progress.add_task(f"epoch {epoch}/{epochs}", total=batches)
+            task = progress.add_task(t("train.epoch_task", epoch=epoch, epochs=epochs), total=batches)
 
             def on_batch() -> None:
                 position["batches_done"] += 1
@@ -406,10 +421,9 @@ def _fit_with_progress(console, split: Split, epochs: int, lr: float, batch_size
         def on_epoch_end(epoch: int, history: History) -> None:
             for task in list(progress.task_ids):
                 progress.remove_task(task)
-            line = (f"epoch {epoch:3d}/{epochs}  train loss {history.train_loss[-1]:.4f}  "
-                    f"train acc {history.train_accuracy[-1]:.4f}  "
-                    f"test acc {history.test_accuracy[-1]:.4f}  "
-                    f"({history.seconds_per_epoch[-1]:.2f} s)")
+            line = t("train.epoch_line", epoch=epoch, epochs=epochs, loss=history.train_loss[-1],
+                     train_acc=history.train_accuracy[-1], test_acc=history.test_accuracy[-1],
+                     seconds=history.seconds_per_epoch[-1])
             progress.console.print(line, soft_wrap=True, markup=False)
 
         # one BLAS thread: these matmuls are small, and OpenBLAS's threads spin on a busy core
@@ -419,44 +433,48 @@ def _fit_with_progress(console, split: Split, epochs: int, lr: float, batch_size
                 on_epoch_end=on_epoch_end, model=model, history=history)
 
 
-def _place(position: dict[str, int], epochs: int) -> str:
+def _place(position: dict[str, int], epochs: int, t: Messages | None = None) -> str:
     """Where a run stopped, in words: "at epoch 3/10, batch 7 of 45"."""
+    t = messages(t)
     epoch, done, batches = position["epoch"], position["batches_done"], position["batches"]
     if epoch == 0:
-        return "before the first epoch"
+        return t("train.place_before")
     if done >= batches:
-        return f"after epoch {epoch}/{epochs}"
-    return f"at epoch {epoch}/{epochs}, batch {done + 1} of {batches}"
+        return t("train.place_after", epoch=epoch, epochs=epochs)
+    return t("train.place_at", epoch=epoch, epochs=epochs, batch=done + 1, batches=batches)
 
 
 def _write_outputs(out: Path, metrics: dict, model: nn.Module, history: History,
                    split: Split, spec: DataSpec, seed: int, model_name: str = "softmax",
-                   hidden: int = 256) -> tuple[dict[str, str], str | None]:
+                   hidden: int = 256, t: Messages | None = None) -> tuple[dict[str, str], str | None]:
     """metrics.json first, then the figures that make sense for how the run ended: none of
     the weights when they diverged, no step diagrams when the run was stopped."""
     from . import plots  # matplotlib loads only once training is done
 
+    t = messages(t)
+
     write_json(out / "metrics.json", metrics)
-    written = {"metrics.json": "per-epoch loss and accuracy, settings, timings"}
+    written = {"metrics.json": t("train.file_metrics")}
     if history.train_loss:
         plots.plot_curves(history.train_loss, history.train_accuracy, history.test_accuracy,
-                          out / "curves.png")
-        written["curves.png"] = "loss and accuracy by epoch"
+                          out / "curves.png", lang=t)
+        written["curves.png"] = t("train.file_curves")
     if metrics["diverged"]:
         return written, None
     num_classes = len(spec.class_names)
     if model_name == "softmax":
-        plots.plot_weights(model.W.data, spec.image_shape, spec.class_names, out / "weights.png")
-        written["weights.png"] = "each class's column of W as an image"
+        plots.plot_weights(model.W.data, spec.image_shape, spec.class_names, out / "weights.png",
+                           lang=t)
+        written["weights.png"] = t("train.file_weights")
     else:
         W1 = model.named_parameters()["W1"]
         plots.plot_first_layer(W1.data, first_layer_gradient(model, split), spec.image_shape,
-                               out / "weights.png")
-        written["weights.png"] = "W1 and ∂L/∂W1 of five hidden units, as images"
+                               out / "weights.png", lang=t)
+        written["weights.png"] = t("train.file_weights_mlp")
     predictions = predict(model, split.X_test)
     plots.plot_confusion(confusion_matrix(split.y_test, predictions, num_classes),
-                         spec.class_names, out / "confusion.png")
-    written["confusion.png"] = "test-set confusion matrix"
+                         spec.class_names, out / "confusion.png", lang=t)
+    written["confusion.png"] = t("train.file_confusion")
     if metrics["interrupted"]:
         return written, None
     # one step on four training examples, from the same starting weights as the run
@@ -466,19 +484,21 @@ def _write_outputs(out: Path, metrics: dict, model: nn.Module, history: History,
     except RuntimeError as e:  # no Graphviz renderer: everything else is still useful
         return written, str(e)
     first = start_model.parameters()[0].name
-    written["graph.svg"] = f"one training step on 4 examples, the path to ∂L/∂{first} in red"
-    written["graph.gv"] = "its DOT source"
-    written["backprop.html"] = "that backward pass, step by step, in a browser"
+    written["graph.svg"] = t("train.file_graph", first=first)
+    written["graph.gv"] = t("train.file_gv")
+    written["backprop.html"] = t("train.file_html")
     return written, None
 
 
-def _print_summary(console, metrics: dict, out: Path, written: dict[str, str]) -> None:
+def _print_summary(console, metrics: dict, out: Path, written: dict[str, str],
+                   t: Messages | None = None) -> None:
     from rich.table import Table
 
-    console.print(f"final test accuracy [bold]{metrics['final_test_accuracy']:.4f}[/] after "
-                  f"{metrics['completed_epochs']} epochs ({metrics['training_seconds']:.2f} s "
-                  "of training)")
-    console.print(f"written to {out.resolve()}{os.sep}", soft_wrap=True, markup=False)  # one line
+    t = messages(t)
+    console.print(t("train.final", accuracy=metrics["final_test_accuracy"],
+                    epochs=metrics["completed_epochs"], seconds=metrics["training_seconds"]))
+    console.print(t("train.written_to", path=f"{out.resolve()}{os.sep}"), soft_wrap=True,
+                  markup=False)  # one line
     table = Table(box=None, show_header=False, padding=(0, 2))
     for name, what in written.items():
         table.add_row(name, what)

@@ -1,0 +1,118 @@
+"""The learner's language: one catalogue of messages per language, a plain JSON file in locales/.
+
+Why JSON and not gettext: gettext keys messages by their English text and needs compiled .mo
+files (a build step, a tool); a JSON file of `key: text` is read with the standard library, is
+the same data the HTML stepper's script gets, and a test can walk it. A third language is one
+more file (locales/xx.json with every key of en.json), no code change.
+
+The language is chosen where a display is made (`lang="zh"`), else by the environment variable
+TINYGRAD_SM_LANG (read when a message is needed, never on import), else English.
+"""
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from importlib import resources
+
+from .tracing import broadcast_axes
+
+ENV = "TINYGRAD_SM_LANG"
+DEFAULT = "en"
+
+
+def languages() -> list[str]:
+    """The languages that have a catalogue: the file names in locales/."""
+    folder = resources.files("tinygrad_sm").joinpath("locales")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def resolve(lang: str | None = None) -> str:
+    """The language to use: `lang`, else $TINYGRAD_SM_LANG, else English.
+
+    "zh_CN.UTF-8" and "zh-CN" mean zh (the part before the region). An unknown language is a
+    ValueError that names where it came from and the languages there are.
+    """
+    source = "lang"
+    if lang is None:
+        lang, source = os.environ.get(ENV) or DEFAULT, ENV
+    if not isinstance(lang, str):
+        raise TypeError(f"lang must be a string such as 'zh' or 'en', got {type(lang).__name__}")
+    code = lang.strip().lower().replace("-", "_").split(".")[0].split("_")[0]
+    known = languages()
+    if code not in known:
+        raise ValueError(f"{source}={lang!r}: no messages in that language; "
+                         f"choose one of {', '.join(known)}")
+    return code
+
+
+@lru_cache(maxsize=None)
+def catalogue(lang: str) -> dict[str, str]:
+    """The messages of one language, checked against English: the same keys, each a string."""
+    def load(code: str) -> dict[str, str]:
+        path = resources.files("tinygrad_sm").joinpath("locales", f"{code}.json")
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    messages, english = load(lang), load(DEFAULT)
+    missing = sorted(set(english) - set(messages))
+    extra = sorted(set(messages) - set(english))
+    if missing or extra:
+        raise ValueError(f"locales/{lang}.json does not match locales/en.json: "
+                         f"missing {missing[:5]}, unknown {extra[:5]}")
+    wrong = [key for key, text in messages.items() if not isinstance(text, str)]
+    if wrong:
+        raise ValueError(f"locales/{lang}.json: not text: {wrong[:5]}")
+    return messages
+
+
+class Messages:
+    """`t = Messages("zh"); t("train.epoch", epoch=3, ...)`: a message with its fields filled in."""
+
+    def __init__(self, lang: str | None = None):
+        self.lang = resolve(lang)
+        self.texts = catalogue(self.lang)
+
+    def __call__(self, key: str, **fields: object) -> str:
+        try:
+            text = self.texts[key]
+        except KeyError:
+            raise KeyError(f"no message {key!r} in locales/{self.lang}.json") from None
+        return text.format(**fields) if fields else text
+
+    def prefix(self, start: str) -> dict[str, str]:
+        """Every message whose key starts with `start` (for the page's script), key without it."""
+        return {key[len(start):]: text for key, text in self.texts.items() if key.startswith(start)}
+
+
+def messages(lang: str | Messages | None = None) -> Messages:
+    return lang if isinstance(lang, Messages) else Messages(lang)
+
+
+# ---- the trace's words, in the learner's language (the trace's own are English) ----
+
+def shape_text(t: Messages, shape: tuple[int, ...]) -> str:
+    """(2, 3), or "scalar" in the learner's words."""
+    return t("shape.scalar") if tuple(shape) == () else str(tuple(shape))
+
+
+def step_header(t: Messages, view) -> str:
+    """"step 2 of 3: matmul" (a StepView)."""
+    return t("step.header", index=view.index, count=view.count, op=view.op)
+
+
+def edge_title(t: Messages, edge) -> str:
+    """∂L/∂W when the contribution is the whole gradient, else "contribution 1 of 2 to ∂L/∂o"."""
+    grad = f"∂L/∂{edge.name}"
+    if edge.terms <= 1:
+        return grad
+    return t("step.contribution", term=edge.term, terms=edge.terms, grad=grad)
+
+
+def summed_note(t: Messages, edge) -> str | None:
+    """Why the contribution is smaller than the local gradient (an EdgeView), if it is."""
+    if not edge.summed_note or edge.local_grad is None:
+        return None
+    axes = broadcast_axes(edge.local_grad.shape, edge.input.shape)
+    key = "step.summed_axis" if len(axes) == 1 else "step.summed_axes"
+    return t(key, local=shape_text(t, edge.local_grad.shape), axes=", ".join(map(str, axes)),
+             shape=shape_text(t, edge.input.shape))
