@@ -1,0 +1,306 @@
+"""中文 (issue 13): the language setting, the catalogues, Chinese terminal output without English
+words, the demos' numbers in both languages, and Chinese plots without missing-glyph boxes."""
+from __future__ import annotations
+
+import collections
+import importlib
+import io
+import json
+import re
+import string
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+import tinygrad_sm.nn as nn
+from tinygrad_sm import Tensor, i18n, plots, terminal
+from tinygrad_sm.cli import main
+from tinygrad_sm.stepper import TinyProblem
+
+LOCALES = Path(i18n.__file__).parent / "locales"
+DEMOS = Path(__file__).resolve().parent.parent / "demos"
+CJK = re.compile(r"[\u3400-\u9fff]")
+FIELD = re.compile(r"\{(\w*)")
+# ASCII words a Chinese text may keep: names of functions and things the learner types or reads
+# in code, and units; everything else in English is a leak
+ALLOWED = {"softmax", "hardmax", "logits", "logit", "SGD", "MLP", "ReLU", "HTML", "DOT", "grad",
+           "tinygrad", "sm", "step", "train", "demo", "html", "no", "pause", "lang", "zh", "en",
+           "mse", "exp", "log", "mean", "max", "min", "argmax", "float64", "svg", "png", "json"}
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    return json.loads((LOCALES / f"{lang}.json").read_text(encoding="utf-8"))
+
+
+# ---- the catalogue ----
+
+def test_every_message_has_a_chinese_entry_with_the_same_fields():
+    en, zh = catalogue("en"), catalogue("zh")
+    assert len(en) > 150 and set(zh) == set(en), sorted(set(en) ^ set(zh))
+    for key, text in en.items():
+        assert isinstance(zh[key], str) and zh[key].strip(), key
+        assert sorted(FIELD.findall(zh[key])) == sorted(FIELD.findall(text)), key
+        assert CJK.search(zh[key]) or key == "demo.softmax_vs_hardmax.col_logits", \
+            f"{key}: {zh[key]!r} has no Chinese"
+        zh[key].format(**{name: 0 for name in FIELD.findall(zh[key]) if name})  # well formed
+
+
+def test_the_catalogues_are_the_languages():
+    assert i18n.languages() == ["en", "zh"]
+    assert i18n.Messages("zh")("step.header", index=1, count=3, op="add") == "第 1 步(共 3 步):add"
+    assert i18n.Messages("en")("step.header", index=1, count=3, op="add") == "step 1 of 3: add"
+
+
+def test_the_language_comes_from_the_argument_else_the_environment_else_english(monkeypatch):
+    monkeypatch.delenv(i18n.ENV, raising=False)
+    assert i18n.resolve() == "en"
+    monkeypatch.setenv(i18n.ENV, "zh_CN.UTF-8")
+    assert i18n.resolve() == "zh" and i18n.resolve("en") == "en" and i18n.resolve("zh-CN") == "zh"
+    monkeypatch.setenv(i18n.ENV, "fr")
+    with pytest.raises(ValueError, match=r"TINYGRAD_SM_LANG='fr'.*choose one of en, zh"):
+        i18n.resolve()
+    with pytest.raises(ValueError, match=r"lang='klingon'"):
+        i18n.resolve("klingon")
+    with pytest.raises(TypeError, match="int"):
+        i18n.resolve(3)
+    with pytest.raises(KeyError, match="no message 'nope' in locales/zh.json"):
+        i18n.Messages("zh")("nope")
+
+
+def test_a_bad_language_on_the_command_line_is_one_line(monkeypatch, capsys):
+    monkeypatch.setenv(i18n.ENV, "fr")
+    assert main(["step", "--no-pause"]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    with pytest.raises(SystemExit):
+        main(["step", "--lang", "fr"])
+
+
+def test_a_third_language_is_a_file(monkeypatch, tmp_path):
+    """A catalogue that misses keys is refused, naming the file and the keys."""
+    (tmp_path / "en.json").write_text(json.dumps({"a": "A", "b": "B {x}"}), encoding="utf-8")
+    (tmp_path / "fr.json").write_text(json.dumps({"a": "A"}), encoding="utf-8")
+
+    class Folder:
+        def joinpath(self, *parts):
+            return tmp_path.joinpath(*parts[1:]) if parts[0] == "locales" else tmp_path / parts[0]
+
+    monkeypatch.setattr(i18n.resources, "files", lambda package: Folder())
+    i18n.catalogue.cache_clear()
+    try:
+        assert "fr" in i18n.languages()
+        with pytest.raises(ValueError, match=r"locales/fr.json does not match.*missing \['b'\]"):
+            i18n.catalogue("fr")
+        (tmp_path / "fr.json").write_text(json.dumps({"a": "À", "b": "B {x}!"}), encoding="utf-8")
+        i18n.catalogue.cache_clear()
+        assert i18n.Messages("fr")("b", x=1) == "B 1!"
+    finally:
+        i18n.catalogue.cache_clear()
+
+
+# ---- no English in Chinese output ----
+
+def english_words(text: str, allowed: set[str]) -> set[str]:
+    """ASCII words of two letters or more that are not names, mathematics or allowed."""
+    words = set(re.findall(r"(?<![\w.])[A-Za-z][A-Za-z_]+", text))
+    return {w for w in words if w not in allowed and w not in ALLOWED}
+
+
+def graph_words(trace) -> set[str]:
+    """What a trace itself shows: tensor names, op names, rules and formulas (mathematics)."""
+    texts = list(trace.labels().values())
+    for k in range(len(trace)):
+        view = trace.view(k)
+        texts += [view.op, view.formula, view.params] + [e.rule for e in view.edges]
+        texts += [symbol for e in view.edges for symbol, _ in e.operands]
+    return set(re.findall(r"[A-Za-z][A-Za-z_]+", " ".join(texts)))
+
+
+def tiny_trace():
+    p = TinyProblem(0)
+    return p, p.L.backward(trace=True)
+
+
+def test_the_chinese_trace_table_has_no_english_words():
+    _, trace = tiny_trace()
+    allowed = graph_words(trace)
+    zh = terminal.format_trace(trace, lang="zh")
+    assert "从 L 反向传播:共 3 步" in zh and "撤销广播" in zh and "求和" in zh
+    assert english_words(zh, allowed) == set(), english_words(zh, allowed)
+    # the check can fail: the English table is full of words it catches
+    assert {"Backward", "steps", "broadcast"} <= english_words(terminal.format_trace(trace, lang="en"), allowed)
+
+
+def test_print_trace_follows_the_environment(monkeypatch):
+    _, trace = tiny_trace()
+    monkeypatch.setenv(i18n.ENV, "zh")
+    assert "反向传播" in str(trace)
+    monkeypatch.setenv(i18n.ENV, "en")
+    assert "Backward from L" in str(trace)
+
+
+def test_a_contribution_and_a_sum_in_chinese():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True, name="x")
+    y = (x * x).named("y")
+    trace = y.sum().named("L").backward(trace=True)
+    text = terminal.format_trace(trace, lang="zh")
+    assert "∂L/∂x 的第 1 项贡献(共 2 项)" in text and "∂L/∂x 是 2 项贡献之和" in text
+    assert english_words(text, graph_words(trace)) == set()
+
+
+def test_the_chinese_terminal_stepper_has_no_english_words():
+    p, trace = tiny_trace()
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    assert terminal.walk(trace, pause=False, console=console, lang="zh") == 3
+    text = console.file.getvalue()
+    assert "第 0 步(共 3 步)" in text and "上游梯度" in text and "前向传播" in text
+    assert english_words(text, graph_words(trace)) == set(), english_words(text, graph_words(trace))
+
+
+def test_tinygrad_sm_step_in_chinese(capsys, tmp_path):
+    assert main(["step", "--no-pause", "--lang", "zh"]) == 0
+    out = capsys.readouterr().out
+    _, trace = tiny_trace()
+    assert "前向传播" in out and "梯度:反向传播与闭式解对照" in out and "独热编码" in out
+    assert english_words(out, graph_words(trace) | {"cross_entropy", "y"}) == set()
+    assert main(["step", "--no-pause", "--lang", "zh", "--html", str(tmp_path)]) == 2
+    assert "是一个文件夹" in capsys.readouterr().err
+
+
+def test_train_in_chinese(tmp_path, capsys, monkeypatch):
+    from tinygrad_sm import data
+    from tinygrad_sm.train import train_command
+
+    digits = data.load_digits()
+    small = data.Split(digits.X_train[:200], digits.y_train[:200], digits.X_test[:50],
+                       digits.y_test[:50])
+    monkeypatch.setattr("tinygrad_sm.train.load_digits", lambda: small)
+    monkeypatch.setattr(plots, "cjk_font", lambda: None)  # the figures' fallback is tested below
+    assert train_command(epochs=2, out=tmp_path / "out", lang="zh") == 0
+    out = " ".join(capsys.readouterr().out.replace(str((tmp_path / "out").resolve()), "").split())
+    assert "softmax 回归,小批量随机梯度下降,学习率 1.0" in out and "迭代周期 1/2" in out
+    assert "最终测试精度" in out and "测试集上的混淆矩阵" in out
+    files = {"metrics", "curves", "weights", "confusion", "graph", "gv", "backprop"}
+    assert english_words(out, {"digits", "W", "L"} | files) == set()
+    assert train_command(epochs=1, lr=1e38, out=tmp_path / "d", lang="zh") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tinygrad-sm train:错误:训练发散:损失为 inf,在第 1/1 个迭代周期,第 2 个小批量"
+                          "(共 7 个);请试试更小的 --lr(本次:1e+38)"), err
+
+
+# ---- the demos: the same numbers in both languages ----
+
+NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in DEMOS.glob("*.py") if not p.stem.startswith("_")))
+def test_demos_print_the_same_numbers_in_both_languages(name, tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(DEMOS))
+    monkeypatch.delenv(i18n.ENV, raising=False)
+    module = importlib.import_module(name)
+    printed = {}
+    for lang in ("en", "zh"):
+        assert module.main(["--out", str(tmp_path), "--quick", "--lang", lang]) == 0
+        printed[lang] = capsys.readouterr().out
+    en, zh = (collections.Counter(NUMBER.findall(printed[lang])) for lang in ("en", "zh"))
+    assert sum(en.values()) > 10
+    assert en == zh, (en - zh, zh - en)
+    assert CJK.search(printed["zh"]) and not CJK.search(printed["en"])
+    assert i18n.ENV not in __import__("os").environ  # the demo put the setting back
+
+
+def test_the_demo_list_in_chinese(capsys):
+    assert main(["demo", "--lang", "zh"]) == 0
+    out = capsys.readouterr().out
+    assert "softmax 回归是线性模型" in out and "运行其中一个" in out
+
+
+def test_the_english_summaries_are_the_docstrings():
+    import ast
+    en = catalogue("en")
+    for path in DEMOS.glob("*.py"):
+        if not path.stem.startswith("_"):
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+            assert en[f"demo.{path.stem}.summary"] == doc.splitlines()[0]
+
+
+# ---- Chinese plots: a font with CJK glyphs, never boxes ----
+
+MISSING = "\ue000"  # private use: no font has it, so matplotlib draws the missing-glyph box
+
+
+def _ink(fig) -> np.ndarray:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    dark = np.asarray(canvas.buffer_rgba())[..., :3].mean(axis=2) < 128
+    rows, cols = np.flatnonzero(dark.any(axis=1)), np.flatnonzero(dark.any(axis=0))
+    return dark[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if rows.size else dark[:0, :0]
+
+
+def _looks_like(a: np.ndarray, b: np.ndarray) -> bool:
+    if abs(a.shape[0] - b.shape[0]) > 1 or abs(a.shape[1] - b.shape[1]) > 1:
+        return False
+    h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+    return np.mean(a[:h, :w] != b[:h, :w]) <= 0.05
+
+
+def plot_characters() -> str:
+    """Every character of the Chinese figure texts: the plots' and the demos' plot_ messages."""
+    zh = catalogue("zh")
+    texts = [text for key, text in zh.items() if key.startswith("plot.") and key != "plot.no_cjk_font"
+             or ".plot_" in key or key.endswith(("_title", ".wrt", ".class", ".meet_label"))]
+    return "".join(sorted(set("".join(texts)) - set(string.printable)))
+
+
+def test_chinese_plot_characters_are_drawn_not_boxes():
+    from matplotlib.figure import Figure
+
+    assert plots.cjk_font() is not None, ("no CJK font: install the zh extra "
+                                         "(pip install 'tinygrad-sm[zh]', part of the test extra)")
+
+    def ink(char: str) -> np.ndarray:
+        fig = Figure(figsize=(1, 1), dpi=100)
+        fig.text(0.5, 0.5, char, fontsize=48, ha="center", va="center")
+        return _ink(fig)
+
+    with plots.language("zh"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the box itself warns "Glyph 57344 missing"
+        box = ink(MISSING)
+        assert box.sum() > 50, "the missing-glyph box itself should be drawn"
+        chars = plot_characters()
+        assert len(chars) > 60 and "交" in chars and "熵" in chars
+        for char in chars:
+            drawn = ink(char)
+            assert drawn.sum() >= 10, f"{char!r} rendered blank"
+            assert not _looks_like(drawn, box), f"{char!r} (U+{ord(char):04X}) drawn as a box"
+
+
+def test_chinese_training_figures_draw_without_missing_glyphs(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
+        plots.plot_curves([1.0, 0.5], [0.5, 0.8], [0.4, 0.7], tmp_path / "c.png", lang="zh")
+        plots.plot_confusion(np.eye(3, dtype=int) * 5, ["0", "1", "2"], tmp_path / "m.png", lang="zh")
+    assert (tmp_path / "c.png").stat().st_size > 5000
+    # the check can fail: the same figure with a font that lacks CJK glyphs warns
+    import matplotlib
+    with matplotlib.rc_context({"font.family": ["DejaVu Sans"]}), pytest.warns(UserWarning, match="missing"):
+        fig = plots._figure()
+        fig.suptitle(i18n.Messages("zh")("plot.loss_title"))
+        plots._save(fig, tmp_path / "boxes.png")
+
+
+def test_without_a_cjk_font_the_titles_stay_english(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(plots, "cjk_font", lambda: None)
+    monkeypatch.setattr(plots, "_warned", set())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(2):
+            with plots.language("zh") as t:
+                assert t.lang == "en" and t("plot.accuracy") == "accuracy"
+        plots.plot_curves([1.0], [0.5], [0.4], tmp_path / "c.png", lang="zh")
+    err = capsys.readouterr().err
+    assert err.count("tinygrad-sm[zh]") == 1 and "未找到含中文字形的字体" in err
