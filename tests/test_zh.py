@@ -44,7 +44,7 @@ def test_every_message_has_a_chinese_entry_with_the_same_fields():
     for key, text in en.items():
         assert isinstance(zh[key], str) and zh[key].strip(), key
         assert sorted(FIELD.findall(zh[key])) == sorted(FIELD.findall(text)), key
-        assert CJK.search(zh[key]) or key == "demo.softmax_vs_hardmax.col_logits", \
+        assert CJK.search(zh[key]) or key in ("demo.softmax_vs_hardmax.col_logits", "page.html_lang"), \
             f"{key}: {zh[key]!r} has no Chinese"
         zh[key].format(**{name: 0 for name in FIELD.findall(zh[key]) if name})  # well formed
 
@@ -304,3 +304,142 @@ def test_without_a_cjk_font_the_titles_stay_english(tmp_path, monkeypatch, capsy
         plots.plot_curves([1.0], [0.5], [0.4], tmp_path / "c.png", lang="zh")
     err = capsys.readouterr().err
     assert err.count("tinygrad-sm[zh]") == 1 and "未找到含中文字形的字体" in err
+
+
+# ---- the Chinese HTML stepper ----
+
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+from html.parser import HTMLParser  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
+
+
+class VisibleText(HTMLParser):
+    """The text a reader sees: not the diagram (names and mathematics), scripts or styles."""
+
+    def __init__(self):
+        super().__init__()
+        self.skip, self.parts = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("svg", "script", "style"):
+            self.skip += 1
+        for name, value in attrs:  # words in attributes are shown too (tooltips, labels)
+            if name in ("title", "aria-label", "alt") and not self.skip:
+                self.parts.append(value)
+
+    def handle_endtag(self, tag):
+        if tag in ("svg", "script", "style"):
+            self.skip -= 1
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.parts.append(data)
+
+
+def visible_text(html_text: str) -> str:
+    parser = VisibleText()
+    parser.feed(html_text)
+    return " ".join(parser.parts)
+
+
+@pytest.fixture(scope="module")
+def zh_page(tmp_path_factory):
+    p = TinyProblem(0)
+    trace = p.L.backward(trace=True)
+    path = tmp_path_factory.mktemp("zh") / "backprop.html"
+    trace.save_html(str(path), lang="zh")
+    return path, trace
+
+
+def test_the_chinese_page_has_no_english_words(zh_page):
+    path, trace = zh_page
+    text = path.read_text(encoding="utf-8")
+    words = visible_text(text)
+    assert '<html lang="zh-CN">' in text and "第 0 步:cross_entropy" in words
+    assert "◀ 上一步" in words and "上游梯度" in words and "撤销广播" in words
+    assert english_words(words, graph_words(trace)) == set(), english_words(words, graph_words(trace))
+    data = json.loads(re.search(r'class="tg-frames">(.*?)</script>', text, re.S).group(1))
+    assert data["text"]["where"] == "第 {index} 步(共 {count} 步):{op}"
+    # the check can fail: the English page is caught
+    trace.save_html(str(path.with_name("en.html")), lang="en")
+    english = visible_text(path.with_name("en.html").read_text(encoding="utf-8"))
+    assert {"previous", "upstream", "gradient"} <= english_words(english, graph_words(trace))
+
+
+def chromium_env(tmp_path: Path) -> dict:
+    """Chromium finds fonts through fontconfig: the system's, plus the zh extra's Noto Sans CJK
+    (so the test does not depend on a Debian CJK font being installed)."""
+    import os
+    from importlib import resources
+    font = resources.files("manimgx_fonts_cjk").joinpath("NotoSansCJK-VF.otf.ttc")
+    config = tmp_path / "fonts.conf"
+    config.write_text(f"""<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<fontconfig>
+  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>
+  <dir>{Path(str(font)).parent}</dir>
+  <cachedir>{tmp_path / "fontcache"}</cachedir>
+</fontconfig>
+""", encoding="utf-8")
+    return dict(os.environ, FONTCONFIG_FILE=str(config))
+
+
+def chromium(*args: str, tmp_path: Path, size: str = "1400,900") -> subprocess.CompletedProcess:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={size}"]
+    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, timeout=120,
+                          env=chromium_env(tmp_path))
+
+
+@needs_chromium
+def test_the_chinese_page_steps_in_chinese(zh_page, tmp_path):
+    path, _ = zh_page
+    done = chromium("--dump-dom", f"{path.as_uri()}#step=2", tmp_path=tmp_path)
+    dom = done.stdout.decode("utf-8")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert '<output id="where" data-role="where">第 2 步(共 3 步):matmul</output>' in dom
+
+
+@needs_chromium
+def test_the_chinese_page_draws_every_character_not_boxes(zh_page, tmp_path):
+    """Each character the page shows, in the page's own CSS and language, one per cell of a
+    sheet; one screenshot; each cell is compared with the missing-glyph box (U+E000)."""
+    from importlib import resources
+
+    import matplotlib.image as mpimg
+
+    path, _ = zh_page
+    chars = sorted(set(visible_text(path.read_text(encoding="utf-8"))) - set(string.printable))
+    assert any(CJK.match(c) for c in chars) and len(chars) > 40
+    cells = [MISSING] + chars
+    css = resources.files("tinygrad_sm").joinpath("assets", "stepper.css").read_text(encoding="utf-8")
+    columns, size = 20, 64
+    sheet = "".join(f'<span style="position:absolute;left:{(k % columns) * size}px;'
+                    f'top:{(k // columns) * size}px;font-size:40px;line-height:{size}px">{c}</span>'
+                    for k, c in enumerate(cells))
+    page = tmp_path / "sheet.html"
+    page.write_text(f'<!DOCTYPE html><html lang="zh-CN"><meta charset="utf-8"><style>{css}'
+                    f'body{{margin:0;background:#fff}}</style><div class="tg-stepper" lang="zh-CN">'
+                    f"{sheet}</div></html>", encoding="utf-8")
+    shot = tmp_path / "sheet.png"
+    rows = -(-len(cells) // columns)
+    done = chromium(f"--screenshot={shot}", page.as_uri(), tmp_path=tmp_path,
+                    size=f"{columns * size},{rows * size + 100}")
+    assert done.returncode == 0 and shot.exists(), done.stderr.decode()[-2000:]
+    image = mpimg.imread(str(shot))[..., :3].mean(axis=2) < 0.5
+
+    def ink(k: int) -> np.ndarray:
+        cell = image[(k // columns) * size:(k // columns + 1) * size, (k % columns) * size:(k % columns + 1) * size]
+        r, c = np.flatnonzero(cell.any(axis=1)), np.flatnonzero(cell.any(axis=0))
+        return cell[r[0]:r[-1] + 1, c[0]:c[-1] + 1] if r.size else cell[:0, :0]
+
+    box = ink(0)
+    assert box.sum() > 30, "the missing-glyph box itself should be drawn"
+    for k, char in enumerate(cells[1:], 1):
+        drawn = ink(k)
+        assert drawn.sum() >= 5, f"{char!r} rendered blank"
+        assert not _looks_like(drawn, box), f"{char!r} (U+{ord(char):04X}) drawn as the missing-glyph box"

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import viz
-from .formatting import is_small, matrix_rows, shape_text, summary
+from .formatting import is_small, matrix_rows, summary
+from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note
 
 if TYPE_CHECKING:
     from .tracing import BackwardTrace, EdgeView, StepView
@@ -29,45 +30,48 @@ def asset(name: str) -> str:
     return resources.files("tinygrad_sm").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def matrix_html(a: np.ndarray) -> str:
+def matrix_html(a: np.ndarray, t: Messages | None = None) -> str:
     """A small array as an HTML table; a big one as its shape and min/max."""
     a = np.asarray(a)
     if not is_small(a):
-        return f'<p class="note">shape {shape_text(a.shape)}: {_esc(summary(a))}</p>'
+        t = messages(t)
+        return f'<p class="note">{_esc(t("page.shape", shape=shape_text(t, a.shape), summary=summary(a)))}</p>'
     rows = "".join("<tr>" + "".join(f"<td>{_esc(x)}</td>" for x in row) + "</tr>"
                    for row in matrix_rows(a))
     return f'<table class="matrix">{rows}</table>'
 
 
-def _figure(caption: str, value: object) -> str:
-    return f"<figure><figcaption>{_esc(caption)}</figcaption>{matrix_html(np.asarray(value))}</figure>"
+def _figure(caption: str, value: object, t: Messages) -> str:
+    return f"<figure><figcaption>{_esc(caption)}</figcaption>{matrix_html(np.asarray(value), t)}</figure>"
 
 
-def _edge_html(edge: EdgeView) -> str:
+def _edge_html(edge: EdgeView, t: Messages) -> str:
     if edge.contribution is None:
-        return f'<p class="note">{_esc(edge.name)}: no gradient needed (it does not require grad)</p>'
-    numbers = [_figure(symbol, value) for symbol, value in edge.operands]
-    numbers.append(_figure(edge.title, edge.contribution))
+        return f'<p class="note">{_esc(t("page.no_grad", name=edge.name))}</p>'
+    numbers = [_figure(symbol, value, t) for symbol, value in edge.operands]
+    numbers.append(_figure(edge_title(t, edge), edge.contribution, t))
     parts = [f'<p class="rule">{_esc(edge.rule)}</p>',
              f'<div class="numbers">{"".join(numbers)}</div>']
     if edge.summed_note:
-        parts += [f'<p class="note">{_esc(edge.summed_note)}: the sum of the local gradient</p>',
-                  matrix_html(edge.local_grad)]
+        parts += [f'<p class="note">{_esc(t("page.summed", note=summed_note(t, edge)))}</p>',
+                  matrix_html(edge.local_grad, t)]
     if edge.terms > 1:
         after = edge.after
-        state = ("the whole gradient" if after.complete
-                 else f"{after.terms_known} of {after.terms} terms so far")
-        parts.append(f'<p class="note">∂L/∂{_esc(edge.name)} after this step ({state}):</p>')
-        parts.append(matrix_html(after.value))
+        state = (t("page.whole") if after.complete
+                 else t("page.terms_so_far", known=after.terms_known, terms=after.terms))
+        parts.append(f'<p class="note">{_esc(t("page.after", name=edge.name, state=state))}</p>')
+        parts.append(matrix_html(after.value, t))
     return "".join(parts)
 
 
-def panel_html(view: StepView, hidden: bool = False) -> str:
+def panel_html(view: StepView, hidden: bool = False, lang: str | Messages | None = None) -> str:
     """The numbers of one step: its upstream gradient, then each input's rule and contribution."""
-    head = (f"<h2>Step {view.index}: {_esc(view.op)}</h2><p>forward: {_esc(view.formula)}</p>"
-            f'<p class="rule">upstream gradient ∂L/∂{_esc(view.output_name)} '
-            f"{shape_text(view.grad_output.shape)}</p>{matrix_html(view.grad_output)}")
-    groups = [head] + [_edge_html(edge) for edge in view.edges]
+    t = messages(lang)
+    head = (f"<h2>{_esc(t('page.step', index=view.index, op=view.op))}</h2>"
+            f"<p>{_esc(t('panel.forward', formula=view.formula))}</p>"
+            f'<p class="rule">{_esc(t("page.upstream", name=view.output_name, shape=shape_text(t, view.grad_output.shape)))}</p>'
+            f"{matrix_html(view.grad_output, t)}")
+    groups = [head] + [_edge_html(edge, t) for edge in view.edges]
     body = "".join(f"<div>{group}</div>" for group in groups)
     return f'<section class="panel" data-step="{view.index}"{" hidden" if hidden else ""}>{body}</section>'
 
@@ -100,32 +104,41 @@ def frame_data(trace: BackwardTrace) -> dict:
             "ops_names": [step.op for step in trace]}
 
 
-def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True) -> str:
+def _title(trace: BackwardTrace, t: Messages) -> str:
+    return t("page.title", root=trace.label(trace.root), steps=len(trace))
+
+
+def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True,
+                 lang: str | Messages | None = None) -> str:
     """The stepper element: controls, the diagram, the panels, its data and script.
 
     standalone: the page's own stepper (element ids prev/next/slider/where, ←/→ on the whole
     page, the step in the address as #step=k). Otherwise ids are scoped by prefix and the keys
     work while the stepper has the focus (several steppers on one page, as in a notebook).
+    lang: the language of its words, "zh" or "en" (default: $TINYGRAD_SM_LANG, else English);
+    the diagram keeps names and mathematics. The script's own words come in its data ("text").
     """
     if len(trace) == 0:
         raise ValueError("save_html: the trace has no steps (the root was not made by an op)")
+    t = messages(lang)
     svg = viz.render_bytes(viz.draw(trace.root, trace=trace), "svg", what="the stepper's diagram")
     last = len(trace) - 1
-    title = f"Backprop through {trace.label(trace.root)}: {len(trace)} steps"
 
     def control(role: str) -> str:
         return f'id="{role}" data-role="{role}"' if standalone else f'data-role="{role}"'
 
-    panels = "".join(panel_html(trace.view(k), hidden=bool(k)) for k in range(len(trace)))
-    data = json.dumps(frame_data(trace), ensure_ascii=False).replace("</", "<\\/")
-    return f"""<div class="tg-stepper" data-prefix="{_esc(prefix)}" data-hash="{int(standalone)}" tabindex="0">
+    panels = "".join(panel_html(trace.view(k), hidden=bool(k), lang=t) for k in range(len(trace)))
+    data = dict(frame_data(trace), text=t.prefix("script."))
+    data = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    where = t("step.header", index=0, count=len(trace), op=trace[0].op)
+    return f"""<div class="tg-stepper" data-prefix="{_esc(prefix)}" data-hash="{int(standalone)}" lang="{t("page.html_lang")}" tabindex="0">
 <header>
-<h1>{_esc(title)}</h1>
-<button {control("prev")} title="previous step (←)">◀ previous</button>
-<input {control("slider")} class="slider" type="range" min="0" max="{last}" value="0" aria-label="step">
-<button {control("next")} title="next step (→)">next ▶</button>
-<output {control("where")}>step 0 of {len(trace)}: {_esc(trace[0].op)}</output>
-<span><kbd>←</kbd> <kbd>→</kbd> keys step</span>
+<h1>{_esc(_title(trace, t))}</h1>
+<button {control("prev")} title="{_esc(t("page.prev_title"))}">{_esc(t("page.prev"))}</button>
+<input {control("slider")} class="slider" type="range" min="0" max="{last}" value="0" aria-label="{_esc(t("page.slider"))}">
+<button {control("next")} title="{_esc(t("page.next_title"))}">{_esc(t("page.next"))}</button>
+<output {control("where")}>{_esc(where)}</output>
+<span>{t("page.keys", keys="<kbd>←</kbd> <kbd>→</kbd>")}</span>
 </header>
 <main>
 <div class="diagram">{_inline_svg(svg, prefix)}</div>
@@ -135,10 +148,11 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
 </div>"""
 
 
-def page_html(trace: BackwardTrace) -> str:
-    title = f"Backprop through {trace.label(trace.root)}: {len(trace)} steps"
+def page_html(trace: BackwardTrace, lang: str | Messages | None = None) -> str:
+    t = messages(lang)
+    title = _title(trace, t)
     return f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{t("page.html_lang")}">
 <head>
 <meta charset="utf-8">
 <title>{_esc(title)}</title>
@@ -146,17 +160,20 @@ def page_html(trace: BackwardTrace) -> str:
 {asset("stepper.css")}</style>
 </head>
 <body data-step="0">
-{stepper_html(trace)}
+{stepper_html(trace, lang=t)}
 <script>{asset("stepper.js")}</script>
 </body>
 </html>
 """
 
 
-def save_html(trace: BackwardTrace, path: str | os.PathLike) -> str:
-    """Write the stepper page for trace to path and return the path."""
+def save_html(trace: BackwardTrace, path: str | os.PathLike,
+              lang: str | Messages | None = None) -> str:
+    """Write the stepper page for trace to path and return the path.
+
+    lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English)."""
     path = os.fspath(path)
-    text = page_html(trace)
+    text = page_html(trace, lang)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path

@@ -123,6 +123,6 @@ def step_command(seed: int = 0, pause: bool = True, html: str | None = None,
         return 0
     console.print(result_table(p, t))
     if html:
-        path = page.save_html(trace, html)
+        path = page.save_html(trace, html, lang=t)
         console.print(t("stepper.html_written", path=path))
     return 0

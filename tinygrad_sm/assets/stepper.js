@@ -12,6 +12,10 @@
     const byId = (id) => root.querySelector(`[id="${prefix}${id}"], [id="${prefix}a_${id}"]`);
     const last = data.steps - 1;
     const useHash = root.dataset.hash === "1";
+    // the page's words come in its data, in the page's language: "step {index} of {count}: {op}"
+    const text = data.text || {};
+    const say = (key, fields, fallback) =>
+      (text[key] || fallback).replace(/\{(\w+)\}/g, (m, name) => (name in fields ? fields[name] : m));
     let current = 0;
 
     function mark(element, state) {
@@ -37,7 +41,8 @@
       slider.value = current;
       prev.disabled = current === 0;
       next.disabled = current === last;
-      where.textContent = `step ${current} of ${data.steps}: ${data.ops_names[current]}`;
+      where.textContent = say("where", { index: current, count: data.steps, op: data.ops_names[current] },
+                              "step {index} of {count}: {op}");
       root.dataset.step = current;
       if (useHash) {
         document.body.dataset.step = current;
