@@ -6,11 +6,14 @@
   (demos/gradient_of_W.py);
 - stepper.png: the HTML stepper of that backward pass at the matmul step, screenshotted with
   headless Chromium (skipped, with a message, when Chromium is not installed);
+- stepper_zh.png: the same stepper in Chinese (`save_html(..., lang="zh")`), with the zh extra's
+  CJK font added to Chromium's fontconfig when the zh extra is installed;
 - ce_vs_se.png: cross-entropy vs squared error (demos/cross_entropy_vs_squared_error.py).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -37,13 +40,31 @@ def find_chromium() -> str | None:
     return None
 
 
-def screenshot(html: Path, png: Path, chromium: str, step: int = STEPPER_STEP) -> Path:
-    """A 1200×480 screenshot of the HTML stepper at `#step=k`, by headless Chromium."""
+def cjk_fontconfig(folder: Path) -> dict[str, str]:
+    """An environment whose fontconfig adds the zh extra's Noto Sans CJK to the system fonts
+    (Chromium finds fonts through fontconfig); the plain environment without the zh extra."""
+    try:
+        from importlib import resources
+        font = Path(str(resources.files("manimgx_fonts_cjk").joinpath("NotoSansCJK-VF.otf.ttc")))
+    except ModuleNotFoundError:
+        return dict(os.environ)
+    config = folder / "fonts.conf"
+    config.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">'
+                      '<fontconfig><include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+                      f"<dir>{font.parent}</dir><cachedir>{folder / 'fontcache'}</cachedir>"
+                      "</fontconfig>", encoding="utf-8")
+    return dict(os.environ, FONTCONFIG_FILE=str(config))
+
+
+def screenshot(html: Path, png: Path, chromium: str, step: int = STEPPER_STEP,
+               env: dict[str, str] | None = None, window: str = "1200,480") -> Path:
+    """A screenshot (1200×480 unless `window` says) of the HTML stepper at `#step=k`, by
+    headless Chromium."""
     png.unlink(missing_ok=True)  # so that png.exists() below proves Chromium wrote a new one
     with tempfile.TemporaryDirectory() as profile:
-        command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+        command = [chromium, *CHROMIUM_FLAGS[:-1], f"--window-size={window}", f"--user-data-dir={profile}",
                    f"--screenshot={png}", f"{html.resolve().as_uri()}#step={step}"]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     if done.returncode != 0 or not png.exists():
         raise RuntimeError(f"make_pictures: {chromium} could not screenshot {html} "
                            f"(exit code {done.returncode}): {done.stderr.strip()[-500:]}")
@@ -56,7 +77,7 @@ def make_pictures(out_dir: Path, quick: bool = False) -> list[Path]:
     written = []
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        gradient_of_W.run(scratch / "gradient_of_W", quick=quick)
+        results = gradient_of_W.run(scratch / "gradient_of_W", quick=quick)
         written.append(Path(shutil.copy(scratch / "gradient_of_W" / "grad_W_graph.svg",
                                         out_dir / "grad_W_graph.svg")))
         chromium = find_chromium()
@@ -66,6 +87,9 @@ def make_pictures(out_dir: Path, quick: bool = False) -> list[Path]:
         else:
             written.append(screenshot(scratch / "gradient_of_W" / "backprop.html",
                                       out_dir / "stepper.png", chromium))
+            chinese = Path(results["trace"].save_html(str(scratch / "backprop_zh.html"), lang="zh"))
+            written.append(screenshot(chinese, out_dir / "stepper_zh.png", chromium,
+                                      env=cjk_fontconfig(scratch), window="1200,760"))
         cross_entropy_vs_squared_error.run(scratch / "ce", quick=quick)
         written.append(Path(shutil.copy(scratch / "ce" / "ce_vs_se.png", out_dir / "ce_vs_se.png")))
     return written

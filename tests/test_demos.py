@@ -246,5 +246,6 @@ def test_make_pictures(tmp_path):
     assert_png(tmp_path / "ce_vs_se.png")
     if module.find_chromium() is None:
         pytest.skip("Chromium is not installed: stepper.png not checked")
-    assert "stepper.png" in written
+    assert "stepper.png" in written and "stepper_zh.png" in written
     assert_png(tmp_path / "stepper.png")
+    assert_png(tmp_path / "stepper_zh.png")
