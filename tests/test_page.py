@@ -61,7 +61,9 @@ def test_page_size_and_assets_are_package_files(page):
 
 def test_page_is_self_contained(page):
     text = page[0].read_text(encoding="utf-8")
-    assert not re.search(r"\bsrc=", text) and "<link" not in text and "url(" not in text
+    # pictures are inline (data: URIs); nothing is fetched
+    assert not re.search(r'\bsrc="(?!data:image/png;base64,)', text)
+    assert "<link" not in text and "url(" not in text
     assert not re.search(r'href="(?!#)', text)
     ids = re.findall(r'\bid="([^"]+)"', text)
     assert len(ids) == len(set(ids))           # the inlined frames do not clash

@@ -189,7 +189,7 @@ def _picture(a: np.ndarray, image_shape: tuple[int, int] | None) -> tuple[str, l
         factor = max(1, -(-max(images.shape[1:]) // MAX_IMAGE))
         if factor > 1:
             images = np.stack([pictures.downsample(image, MAX_IMAGE)[0] for image in images])
-            notes.append(f"downsampled {factor}×{factor} (block means)")
+            notes.append(f"downsampled {factor}×{factor} (block averages)")
         rgb = pictures.images_rgb(images.astype(np.float64), bound)
         notes.insert(0, f"{len(images)} images of {image_shape[0]}×{image_shape[1]} ({axis})")
     else:
@@ -198,7 +198,7 @@ def _picture(a: np.ndarray, image_shape: tuple[int, int] | None) -> tuple[str, l
             notes.append(view_note)
         a2, factor = pictures.downsample(a2, MAX_CELLS)
         if factor > 1:
-            notes.append(f"downsampled {factor}×{factor} (block means)")
+            notes.append(f"downsampled {factor}×{factor} (block averages)")
         rgb = pictures.colours(a2, bound)
     cell = max(2, min(10, (360 if found is not None else 260) // rgb.shape[1]))
     lines = [f"{shape_text(a.shape)}", *pictures.describe(a, bound)[1:], *notes]
