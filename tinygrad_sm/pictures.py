@@ -184,10 +184,11 @@ def heatmap_html(a: np.ndarray, title: str, cell: int | None = None) -> str:
     the image carries its numbers (data-values) for a (row, column, value) readout."""
     a = np.asarray(a)
     a2, note = view_2d(a.astype(np.float64))
-    if cell is None:  # about 320 px wide at most, at least 2 px a cell
-        cell = max(2, min(24, 320 // max(a2.shape[1], 1)))
+    if cell is None:  # about 320 × 640 px at most, but never under 1 px a cell (full resolution)
+        cell = max(1, min(24, 320 // a2.shape[1], 640 // a2.shape[0]))
     bound = bound_of(a2)
     img = (f'<img class="tg-heat" alt="{html.escape(title)}" src="{_data_uri(heatmap_png(a2, bound, cell))}" '
+           f'width="{a2.shape[1] * cell}" height="{a2.shape[0] * cell}" '
            f'data-kind="grid" data-rows="{a2.shape[0]}" data-cols="{a2.shape[1]}" data-cell="{cell}" '
            f"data-values='{_values_json(a2)}'>")
     return _figure(title, img, describe(a, bound) + ([note] if note else []))
@@ -208,6 +209,7 @@ def class_images_html(a: np.ndarray, title: str, image_shape: tuple[int, int],
     bound = bound_of(a2)
     img = (f'<img class="tg-heat" alt="{html.escape(title)}" '
            f'src="{_data_uri(class_images_png(a2, image_shape, bound, cell))}" data-kind="{axis}" '
+           f'width="{(len(images) * (w + GAP) - GAP) * cell}" height="{h * cell}" '
            f'data-rows="{a2.shape[0]}" data-cols="{a2.shape[1]}" data-cell="{cell}" '
            f'data-h="{h}" data-w="{w}" data-gap="{GAP}" data-values=\'{_values_json(a2)}\'>')
     what = "class" if axis == "columns" else "example"

@@ -63,14 +63,16 @@
     setZoom(1);
 
     // ---- the pictures' readout: (row, column) of the tensor and its value under the pointer ----
-    function cellAt(img, e) {
+    function cellAt(img, e) {  // the picture's cell under the pointer, in the tensor's indices
       const d = img.dataset, r = img.getBoundingClientRect();
-      const cell = Number(d.cell) * r.width / img.naturalWidth;
-      const x = Math.floor((e.clientX - r.left) / cell), y = Math.floor((e.clientY - r.top) / cell);
-      const cols = Number(d.cols), rows = Number(d.rows);
+      const cols = Number(d.cols), rows = Number(d.rows), span = Number(d.w) + Number(d.gap);
+      const cellsWide = d.kind === "grid" ? cols : (d.kind === "columns" ? cols : rows) * span - Number(d.gap);
+      const cell = img.clientWidth / cellsWide;  // CSS px per cell, whatever the zoom
+      const x = Math.floor((e.clientX - r.left - img.clientLeft) / cell);
+      const y = Math.floor((e.clientY - r.top - img.clientTop) / cell);
       if (x < 0 || y < 0) return null;
       if (d.kind === "grid") return y < rows && x < cols ? { row: y, col: x } : null;
-      const w = Number(d.w), h = Number(d.h), span = w + Number(d.gap);
+      const w = Number(d.w), h = Number(d.h);
       const image = Math.floor(x / span), px = x % span, pixel = y * w + px;
       if (px >= w || y >= h) return null;
       const where = ` (pixel ${y}, ${px} of image ${image})`;
