@@ -122,10 +122,12 @@ def test_downsampling_averages_blocks_and_keeps_nan_visible():
     a = np.arange(16.0).reshape(4, 4)
     a[3, 3] = np.nan
     small, factor = pictures.downsample(a, 2)
-    assert factor == 2
+    assert factor == (2, 2)
     assert small[0, 0] == np.mean([0, 1, 4, 5]) and np.isnan(small[1, 1])
     odd, factor = pictures.downsample(np.ones((5, 3)), 2)             # edges: partial blocks
-    assert factor == 3 and odd.shape == (2, 1) and (odd == 1).all()
+    assert factor == (3, 2) and odd.shape == (2, 2) and (odd == 1).all()
+    wide, factor = pictures.downsample(np.arange(256.0).reshape(1, 256), 40)  # each axis its own
+    assert factor == (1, 7) and wide.shape == (1, 37) and wide[0, 0] == 3.0
 
 
 # ---- in the diagram ----
@@ -181,3 +183,9 @@ def test_image_shape_draws_per_class_images_and_is_checked():
         viz.draw((X @ W).sum(), image_shape=8)
     with pytest.raises(ValueError, match="image_shape must be positive"):
         viz.draw((X @ W).sum(), image_shape=(0, 8))
+
+
+def test_too_many_images_are_one_heatmap():
+    W1 = np.ones((64, pictures.MAX_IMAGES + 1))                      # an MLP's hidden units
+    assert pictures.as_images(W1, (8, 8)) is None
+    assert pictures.as_images(W1[:, :pictures.MAX_IMAGES], (8, 8))[1] == "columns"

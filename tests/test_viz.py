@@ -200,9 +200,9 @@ def test_big_tensors_are_heatmaps_with_bound_and_exact_min_max():
     assert "mean" not in label
     assert f"min {format_number(X.data.min())}, max {format_number(X.data.max())}" in label
     assert f"colour scale ±{format_number(np.abs(X.data).max())}" in label
-    # 256 × 20 drawn as block means of 7 × 7: ceil(256/7) × ceil(20/7) coloured cells
-    assert "downsampled 7×7 (block averages)" in label
-    assert label.count("bgcolor=\"#") - label.count('bgcolor="#eceff1"') == 37 * 3
+    # 256 × 20 drawn as averages of blocks of 7 rows × 1 column: ceil(256/7) × 20 coloured cells
+    assert "downsampled 7×1 (block averages)" in label
+    assert label.count("bgcolor=\"#") - label.count('bgcolor="#eceff1"') == 37 * 20
     assert len(source) < 120_000
 
 

@@ -69,31 +69,33 @@ def hex_colours(a2: np.ndarray, bound: float) -> list[list[str]]:
     return [["#%02x%02x%02x" % tuple(px) for px in row] for row in rgb]
 
 
-def downsample(a2: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
-    """Block means so that neither side exceeds max_side; returns (array, block size).
-    A block holding NaN or inf keeps it (the marked colour stays visible)."""
-    factor = max(1, math.ceil(max(a2.shape) / max_side))
-    if factor == 1:
-        return a2, 1
-    rows, cols = (math.ceil(n / factor) * factor for n in a2.shape)
+def downsample(a2: np.ndarray, max_side: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Block averages so that neither side exceeds max_side; returns (array, (block rows,
+    block columns)), each axis on its own. A block holding NaN or inf shows NaN (marked)."""
+    fr, fc = (max(1, math.ceil(n / max_side)) for n in a2.shape)
+    if fr == fc == 1:
+        return a2, (1, 1)
+    rows, cols = math.ceil(a2.shape[0] / fr) * fr, math.ceil(a2.shape[1] / fc) * fc
     padded = np.zeros((rows, cols))
     inside = np.zeros((rows, cols), dtype=bool)
     padded[:a2.shape[0], :a2.shape[1]] = a2
     inside[:a2.shape[0], :a2.shape[1]] = True
-    shape = (rows // factor, factor, cols // factor, factor)
+    shape = (rows // fr, fr, cols // fc, fc)
     good = (np.isfinite(padded) & inside).reshape(shape)
     sums = np.where(good, padded.reshape(shape), 0.0).sum(axis=(1, 3))
     means = sums / np.maximum(good.sum(axis=(1, 3)), 1)
-    bad = (~np.isfinite(padded)).reshape(shape).any(axis=(1, 3))
-    means[bad] = np.nan
-    return means, factor
+    means[(~np.isfinite(padded)).reshape(shape).any(axis=(1, 3))] = np.nan
+    return means, (fr, fc)
+
+
+MAX_IMAGES = 32  # more images than this (an MLP's 256 hidden units) are shown as one heatmap
 
 
 def as_images(a: np.ndarray, image_shape: tuple[int, int] | None) -> tuple[np.ndarray, str] | None:
     """a as a stack of images (count, h, w) when one of its axes holds h·w pixels, else None.
 
     (h·w, K): column k is image k (W, ∂L/∂W: one image per class). (n, h·w): row i is image i
-    (X: the batch's images). Returns (images, "columns" | "rows").
+    (X: the batch's images). Returns (images, "columns" | "rows"); None also beyond MAX_IMAGES.
     """
     if image_shape is None:
         return None
@@ -101,9 +103,9 @@ def as_images(a: np.ndarray, image_shape: tuple[int, int] | None) -> tuple[np.nd
     h, w = image_shape
     if a.ndim != 2 or h * w <= 1:
         return None
-    if a.shape[0] == h * w:
+    if a.shape[0] == h * w and a.shape[1] <= MAX_IMAGES:
         return a.T.reshape(a.shape[1], h, w), "columns"
-    if a.shape[1] == h * w:
+    if a.shape[1] == h * w and a.shape[0] <= MAX_IMAGES:
         return a.reshape(a.shape[0], h, w), "rows"
     return None
 
@@ -184,8 +186,8 @@ def heatmap_html(a: np.ndarray, title: str, cell: int | None = None) -> str:
     the image carries its numbers (data-values) for a (row, column, value) readout."""
     a = np.asarray(a)
     a2, note = view_2d(a.astype(np.float64))
-    if cell is None:  # about 320 × 640 px at most, but never under 1 px a cell (full resolution)
-        cell = max(1, min(24, 320 // a2.shape[1], 640 // a2.shape[0]))
+    if cell is None:  # about 768 × 640 px at most, but never under 1 px a cell (full resolution)
+        cell = max(1, min(24, 768 // a2.shape[1], 640 // a2.shape[0]))
     bound = bound_of(a2)
     img = (f'<img class="tg-heat" alt="{html.escape(title)}" src="{_data_uri(heatmap_png(a2, bound, cell))}" '
            f'width="{a2.shape[1] * cell}" height="{a2.shape[0] * cell}" '

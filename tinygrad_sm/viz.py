@@ -186,21 +186,24 @@ def _picture(a: np.ndarray, image_shape: tuple[int, int] | None) -> tuple[str, l
     notes = []
     if found is not None:
         images, axis = found
-        factor = max(1, -(-max(images.shape[1:]) // MAX_IMAGE))
-        if factor > 1:
-            images = np.stack([pictures.downsample(image, MAX_IMAGE)[0] for image in images])
-            notes.append(f"downsampled {factor}×{factor} (block averages)")
-        rgb = pictures.images_rgb(images.astype(np.float64), bound)
+        images = images.astype(np.float64)
+        small = [pictures.downsample(image, MAX_IMAGE) for image in images]
+        factor = small[0][1]
+        if factor != (1, 1):
+            images = np.stack([image for image, _ in small])
+            notes.append(f"downsampled {factor[0]}×{factor[1]} (block averages)")
+        rgb = pictures.images_rgb(images, bound)
         notes.insert(0, f"{len(images)} images of {image_shape[0]}×{image_shape[1]} ({axis})")
     else:
         a2, view_note = pictures.view_2d(a.astype(np.float64))
         if view_note:
             notes.append(view_note)
         a2, factor = pictures.downsample(a2, MAX_CELLS)
-        if factor > 1:
-            notes.append(f"downsampled {factor}×{factor} (block averages)")
+        if factor != (1, 1):
+            notes.append(f"downsampled {factor[0]}×{factor[1]} (block averages)")
         rgb = pictures.colours(a2, bound)
-    cell = max(2, min(10, (360 if found is not None else 260) // rgb.shape[1]))
+    width = 360 if found is not None else 260
+    cell = max(2, min(10, width // rgb.shape[1], 260 // rgb.shape[0]))
     lines = [f"{shape_text(a.shape)}", *pictures.describe(a, bound)[1:], *notes]
     return _cells(rgb, cell), lines
 
