@@ -187,7 +187,7 @@ def heatmap_html(a: np.ndarray, title: str, cell: int | None = None) -> str:
     a = np.asarray(a)
     a2, note = view_2d(a.astype(np.float64))
     if cell is None:  # about 768 × 640 px at most, but never under 1 px a cell (full resolution)
-        cell = max(1, min(24, 768 // a2.shape[1], 640 // a2.shape[0]))
+        cell = max(1, min(12, 768 // a2.shape[1], 640 // a2.shape[0]))
     bound = bound_of(a2)
     img = (f'<img class="tg-heat" alt="{html.escape(title)}" src="{_data_uri(heatmap_png(a2, bound, cell))}" '
            f'width="{a2.shape[1] * cell}" height="{a2.shape[0] * cell}" '
@@ -214,6 +214,5 @@ def class_images_html(a: np.ndarray, title: str, image_shape: tuple[int, int],
            f'width="{(len(images) * (w + GAP) - GAP) * cell}" height="{h * cell}" '
            f'data-rows="{a2.shape[0]}" data-cols="{a2.shape[1]}" data-cell="{cell}" '
            f'data-h="{h}" data-w="{w}" data-gap="{GAP}" data-values=\'{_values_json(a2)}\'>')
-    what = "class" if axis == "columns" else "example"
-    lines = describe(a2, bound) + [f"{len(images)} images of {h}×{w}, one per {what} ({axis} of the tensor)"]
+    lines = describe(a2, bound) + [f"{len(images)} images of {h}×{w}, one per {axis[:-1]} of the tensor"]
     return _figure(title, img, lines)
