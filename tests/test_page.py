@@ -243,6 +243,13 @@ window.addEventListener("load", () => {
     clientY: r.top + img.clientTop + (ROW + 0.5) * cell}));
   const readout = img.parentElement.querySelector(".tg-readout");
   out.readout = readout.textContent; out.value = readout.dataset.value;
+  // and over the upstream gradient's heatmap (10 × 10), at row 4, column 6
+  const heat = root.querySelector('section[data-step="2"] figure.tg-picture img[data-kind="grid"]');
+  const h = heat.getBoundingClientRect(), c = heat.clientWidth / 10;
+  heat.dispatchEvent(new MouseEvent("mousemove", {bubbles: true,
+    clientX: h.left + heat.clientLeft + 6.5 * c, clientY: h.top + heat.clientTop + 4.5 * c}));
+  const grid = heat.parentElement.querySelector(".tg-readout");
+  out.gridReadout = grid.textContent; out.gridValue = grid.dataset.value;
   document.body.dataset.result = JSON.stringify(out);
 });
 </script></body>"""
@@ -274,3 +281,40 @@ def test_real_size_stepper_in_the_browser(digits_page, tmp_path):
     expected = trace.grad_at(model.W, len(trace) - 1).value[feature, k]
     assert out["value"] == format_number(expected)
     assert out["readout"].startswith(f"row {feature}, column {k} (pixel {row}, {col} of image {k})")
+    assert out["gridValue"] == format_number(trace[2].grad_output[4, 6])
+    assert out["gridReadout"] == f"row 4, column 6: {format_number(trace[2].grad_output[4, 6])}"
+
+
+MULTI_DRIVER = """<script>
+window.addEventListener("load", () => {
+  const [first, second] = document.querySelectorAll(".tg-stepper");
+  first.querySelector('[data-role="zoom-in"]').click();
+  const box = second.querySelector(".diagram"), r = box.getBoundingClientRect();
+  box.dispatchEvent(new WheelEvent("wheel", {deltaY: -300, ctrlKey: true, bubbles: true, cancelable: true,
+                                             clientX: r.left + 10, clientY: r.top + 10}));
+  first.querySelector('[data-role="next"]').click();
+  document.body.dataset.result = JSON.stringify({
+    zoom: [first.dataset.zoom, second.dataset.zoom], step: [first.dataset.step, second.dataset.step]});
+});
+</script>"""
+
+
+@needs_chromium
+def test_two_steppers_on_one_page_zoom_and_step_on_their_own(digits_page, tmp_path):
+    from tinygrad_sm import page as page_module
+    _, trace, _ = digits_page
+    body = "".join(page_module.stepper_html(trace, prefix=p, standalone=False, image_shape=(8, 8))
+                   for p in ("a-", "b-"))
+    probe = tmp_path / "two.html"
+    probe.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>"
+                     f"{page_module.asset('stepper.css')}</style></head><body>{body}"
+                     f"<script>{page_module.asset('stepper.js')}</script>{MULTI_DRIVER}</body></html>",
+                     encoding="utf-8")
+    done = chromium("--window-size=1280,800", "--dump-dom", probe.as_uri(), tmp_path=tmp_path)
+    found = re.search(r'data-result="([^"]*)"', done.stdout.decode("utf-8"))
+    assert found, done.stderr.decode()[-2000:]
+    import html as html_module
+    out = json.loads(html_module.unescape(found.group(1)))
+    # the button zoomed the first only, Ctrl+wheel (pinch) zoomed the second only, by e^(300/300)
+    assert out["zoom"][0] == "1.250" and float(out["zoom"][1]) == pytest.approx(np.e, rel=0.01)
+    assert out["step"] == ["1", "0"]
