@@ -2,12 +2,15 @@
 
     python docs/make_pictures.py [--out docs]
 
-- grad_W_graph.svg: the softmax-regression graph with the path L → o → XW → W highlighted
+- train_step_digits.svg: one training step of softmax regression on the bundled digits, as
+  `tinygrad-sm train` draws it (one example per class; X, W and ∂L/∂W as 8×8 images);
+- stepper.png: the HTML stepper of that backward pass at the matmul step (∂L/∂W next to
+  Xᵀ(ŷ − y)/n), screenshotted with headless Chromium at 1280×1300 (skipped, with a message,
+  when Chromium is not installed);
+- grad_W_graph.svg: the toy softmax-regression graph with the path L → o → XW → W highlighted
   (demos/gradient_of_W.py);
-- stepper.png: the HTML stepper of that backward pass at the matmul step, screenshotted with
-  headless Chromium (skipped, with a message, when Chromium is not installed);
-- stepper_zh.png: the same stepper in Chinese (`save_html(..., lang="zh")`), with the zh extra's
-  CJK font added to Chromium's fontconfig when the zh extra is installed;
+- stepper_zh.png: the HTML stepper of that toy graph in Chinese (`save_html(..., lang="zh")`) at
+  the matmul step, with the zh extra's CJK font added to Chromium's fontconfig when installed;
 - ce_vs_se.png: cross-entropy vs squared error (demos/cross_entropy_vs_squared_error.py).
 """
 from __future__ import annotations
@@ -28,7 +31,7 @@ import gradient_of_W  # noqa: E402
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars", "--window-size=1200,480"]  # the page fits; no empty band
+                  "--hide-scrollbars", "--window-size=1280,1300"]  # the diagram and the panel's top
 STEPPER_STEP = 2  # the matmul step: ∂L/∂W = Xᵀ · ∂L/∂XW
 
 
@@ -57,12 +60,13 @@ def cjk_fontconfig(folder: Path) -> dict[str, str]:
 
 
 def screenshot(html: Path, png: Path, chromium: str, step: int = STEPPER_STEP,
-               env: dict[str, str] | None = None, window: str = "1200,480") -> Path:
-    """A screenshot (1200×480 unless `window` says) of the HTML stepper at `#step=k`, by
+               env: dict[str, str] | None = None, window: str | None = None) -> Path:
+    """A screenshot (1280×1300 unless `window` says) of the HTML stepper at `#step=k`, by
     headless Chromium."""
     png.unlink(missing_ok=True)  # so that png.exists() below proves Chromium wrote a new one
     with tempfile.TemporaryDirectory() as profile:
-        command = [chromium, *CHROMIUM_FLAGS[:-1], f"--window-size={window}", f"--user-data-dir={profile}",
+        size = [f"--window-size={window}"] if window else CHROMIUM_FLAGS[-1:]
+        command = [chromium, *CHROMIUM_FLAGS[:-1], *size, f"--user-data-dir={profile}",
                    f"--screenshot={png}", f"{html.resolve().as_uri()}#step={step}"]
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     if done.returncode != 0 or not png.exists():
@@ -71,12 +75,29 @@ def screenshot(html: Path, png: Path, chromium: str, step: int = STEPPER_STEP,
     return png
 
 
+def train_step(out: Path) -> None:
+    """graph.svg and backprop.html exactly as `tinygrad-sm train` (digits, seed 0) writes them."""
+    from tinygrad_sm import nn
+    from tinygrad_sm.data import load_digits
+    from tinygrad_sm.train import DATASETS, one_per_class, write_step_diagrams
+
+    split = load_digits()
+    batch = one_per_class(split.y_train, 10)
+    model = nn.SoftmaxRegression(split.num_features, 10, seed=0)
+    write_step_diagrams(model, split.X_train[batch], split.y_train[batch], out,
+                        DATASETS["digits"].image_shape)
+
+
 def make_pictures(out_dir: Path, quick: bool = False) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
+        digits = scratch / "digits"
+        digits.mkdir()
+        train_step(digits)
+        written.append(Path(shutil.copy(digits / "graph.svg", out_dir / "train_step_digits.svg")))
         results = gradient_of_W.run(scratch / "gradient_of_W", quick=quick)
         written.append(Path(shutil.copy(scratch / "gradient_of_W" / "grad_W_graph.svg",
                                         out_dir / "grad_W_graph.svg")))
@@ -85,7 +106,7 @@ def make_pictures(out_dir: Path, quick: bool = False) -> list[Path]:
             print("make_pictures: Chromium not found; stepper.png not regenerated "
                   "(apt-get install chromium)", file=sys.stderr)
         else:
-            written.append(screenshot(scratch / "gradient_of_W" / "backprop.html",
+            written.append(screenshot(digits / "backprop.html",
                                       out_dir / "stepper.png", chromium))
             chinese = Path(results["trace"].save_html(str(scratch / "backprop_zh.html"), lang="zh"))
             written.append(screenshot(chinese, out_dir / "stepper_zh.png", chromium,

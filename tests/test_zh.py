@@ -29,7 +29,8 @@ FIELD = re.compile(r"\{(\w*)")
 # in code, and units; everything else in English is a leak
 ALLOWED = {"softmax", "hardmax", "logits", "logit", "SGD", "MLP", "ReLU", "HTML", "DOT", "grad",
            "tinygrad", "sm", "step", "train", "demo", "html", "no", "pause", "lang", "zh", "en",
-           "mse", "exp", "log", "mean", "max", "min", "argmax", "float64", "svg", "png", "json"}
+           "mse", "exp", "log", "mean", "max", "min", "argmax", "float64", "svg", "png", "json",
+           "Ctrl", "NaN", "inf"}
 
 
 def catalogue(lang: str) -> dict[str, str]:
@@ -443,3 +444,23 @@ def test_the_chinese_page_draws_every_character_not_boxes(zh_page, tmp_path):
         drawn = ink(k)
         assert drawn.sum() >= 5, f"{char!r} rendered blank"
         assert not _looks_like(drawn, box), f"{char!r} (U+{ord(char):04X}) drawn as the missing-glyph box"
+
+
+def test_the_training_steps_page_with_pictures_in_chinese(tmp_path):
+    """The real-size page (heatmaps, per-class images, the closed-form check) in Chinese."""
+    from tinygrad_sm import data
+    from tinygrad_sm.train import build_model, one_per_class, write_step_diagrams
+
+    digits = data.load_digits()
+    batch = one_per_class(digits.y_train, 10)
+    model = build_model("softmax", 64, 10)
+    written = write_step_diagrams(model, digits.X_train[batch], digits.y_train[batch], tmp_path,
+                                  (8, 8), lang="zh")
+    text = written["backprop.html"].read_text(encoding="utf-8")
+    words = visible_text(text)
+    assert "核对:引擎算出的 ∂L/∂W 与闭式解" in words and "色标" in words and "把指针移到格子上" in words
+    assert "张量的每一列一张" in words and "y(独热编码)" in words
+    data_text = json.loads(re.search(r'class="tg-frames">(.*?)</script>', text, re.S).group(1))["text"]
+    assert data_text["cell"] == "第 {row} 行,第 {col} 列{where}:{value}"
+    trace_words = {"X", "W", "b", "o", "L", "XW", "cross_entropy", "matmul", "add", "Σ_rows", "rows"}
+    assert english_words(words, trace_words) == set(), english_words(words, trace_words)

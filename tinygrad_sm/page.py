@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import viz
-from .formatting import is_small, matrix_rows, summary
-from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note
+from . import pictures, viz
+from .formatting import format_number, is_small, matrix_rows
+from .i18n import Messages, edge_title, messages, shape_text, summed_note
 
 if TYPE_CHECKING:
     from .tracing import BackwardTrace, EdgeView, StepView
+
 
 _esc = html.escape
 
@@ -30,50 +31,122 @@ def asset(name: str) -> str:
     return resources.files("tinygrad_sm").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def matrix_html(a: np.ndarray, t: Messages | None = None) -> str:
-    """A small array as an HTML table; a big one as its shape and min/max."""
+def matrix_html(a: np.ndarray, title: str = "", image_shape: tuple[int, int] | None = None,
+                lang: str | Messages | None = None) -> str:
+    """A small array as an HTML table; a big one as a picture at full resolution (per-class
+    images when an axis holds image_shape's pixels) with a pointer readout."""
     a = np.asarray(a)
-    if not is_small(a):
-        t = messages(t)
-        return f'<p class="note">{_esc(t("page.shape", shape=shape_text(t, a.shape), summary=summary(a)))}</p>'
+    if not is_small(a) and a.dtype.kind in "biuf":
+        if image_shape is not None and pictures.as_images(a, image_shape) is not None:
+            return pictures.class_images_html(a, title, image_shape, lang=lang)
+        return pictures.heatmap_html(a, title, lang=lang)
     rows = "".join("<tr>" + "".join(f"<td>{_esc(x)}</td>" for x in row) + "</tr>"
                    for row in matrix_rows(a))
     return f'<table class="matrix">{rows}</table>'
 
 
-def _figure(caption: str, value: object, t: Messages) -> str:
-    return f"<figure><figcaption>{_esc(caption)}</figcaption>{matrix_html(np.asarray(value), t)}</figure>"
+def _figure(caption: str, value: object, image_shape: tuple[int, int] | None, t: Messages) -> str:
+    a = np.asarray(value)
+    if not is_small(a):
+        return matrix_html(a, caption, image_shape, t)  # a <figure> with its own caption
+    return f"<figure><figcaption>{_esc(caption)}</figcaption>{matrix_html(a)}</figure>"
 
 
-def _edge_html(edge: EdgeView, t: Messages) -> str:
+def _edge_html(edge: EdgeView, image_shape: tuple[int, int] | None, t: Messages) -> str:
     if edge.contribution is None:
         return f'<p class="note">{_esc(t("page.no_grad", name=edge.name))}</p>'
-    numbers = [_figure(symbol, value, t) for symbol, value in edge.operands]
-    numbers.append(_figure(edge_title(t, edge), edge.contribution, t))
+    numbers = [_figure(symbol, value, image_shape, t) for symbol, value in edge.operands]
+    numbers.append(_figure(edge_title(t, edge), edge.contribution, image_shape, t))
     parts = [f'<p class="rule">{_esc(edge.rule)}</p>',
              f'<div class="numbers">{"".join(numbers)}</div>']
     if edge.summed_note:
+        local = t("page.local", shape=shape_text(t, np.shape(edge.local_grad)))
         parts += [f'<p class="note">{_esc(t("page.summed", note=summed_note(t, edge)))}</p>',
-                  matrix_html(edge.local_grad, t)]
+                  matrix_html(edge.local_grad, local, image_shape, t)]
     if edge.terms > 1:
         after = edge.after
         state = (t("page.whole") if after.complete
                  else t("page.terms_so_far", known=after.terms_known, terms=after.terms))
         parts.append(f'<p class="note">{_esc(t("page.after", name=edge.name, state=state))}</p>')
-        parts.append(matrix_html(after.value, t))
+        parts.append(matrix_html(after.value, f"∂L/∂{edge.name}", image_shape, t))
     return "".join(parts)
 
 
-def panel_html(view: StepView, hidden: bool = False, lang: str | Messages | None = None) -> str:
-    """The numbers of one step: its upstream gradient, then each input's rule and contribution."""
+def panel_html(view: StepView, hidden: bool = False, image_shape: tuple[int, int] | None = None,
+               extra: str = "", lang: str | Messages | None = None) -> str:
+    """The numbers of one step: its upstream gradient, then each input's rule and contribution
+    (extra: more HTML at the end, e.g. the closed-form check). lang: "zh" or "en" (default:
+    $TINYGRAD_SM_LANG, else English)."""
     t = messages(lang)
+    upstream = f"∂L/∂{view.output_name}"
     head = (f"<h2>{_esc(t('page.step', index=view.index, op=view.op))}</h2>"
             f"<p>{_esc(t('panel.forward', formula=view.formula))}</p>"
             f'<p class="rule">{_esc(t("page.upstream", name=view.output_name, shape=shape_text(t, view.grad_output.shape)))}</p>'
-            f"{matrix_html(view.grad_output, t)}")
-    groups = [head] + [_edge_html(edge, t) for edge in view.edges]
+            f"{matrix_html(view.grad_output, upstream, image_shape, t)}")
+    groups = [head] + [_edge_html(edge, image_shape, t) for edge in view.edges]
+    if extra:
+        groups.append(extra)
     body = "".join(f"<div>{group}</div>" for group in groups)
     return f'<section class="panel" data-step="{view.index}"{" hidden" if hidden else ""}>{body}</section>'
+
+
+# ---- softmax regression's closed form, beside the engine's numbers ----
+
+def softmax_regression(trace: BackwardTrace) -> dict | None:
+    """The parts of L = cross_entropy(X @ W + b, y) when trace's graph is softmax regression:
+    the root is made by cross_entropy, whose logits come from an add of (matmul of (X, W), b).
+    Returns the steps and arrays the closed form needs, or None for any other graph."""
+    root = trace.root
+    ce = next((s for s in trace if s.output is root and s.op == "cross_entropy"), None)
+    if ce is None:
+        return None
+    o = ce.inputs[0]
+    if o.op is None or o.op.name != "add":
+        return None
+    xw = o.inputs[0]
+    if xw.op is None or xw.op.name != "matmul":
+        return None
+    X, W = xw.inputs
+    matmul = next((s for s in trace if s.output is xw), None)
+    if matmul is None or not W.requires_grad or X.requires_grad or W.ndim != 2:
+        return None
+    logits, target = (np.asarray(v, dtype=np.float64) for v in (ce.values or (o.data, ce.inputs[1].data)))
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    y_hat = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    raw_target = (ce.values[1] if ce.values else ce.inputs[1].data)
+    if np.asarray(raw_target).dtype.kind in "iu":
+        y = np.eye(logits.shape[1])[np.asarray(raw_target)]
+    else:
+        y = target
+    n = logits.shape[0]
+    x_value = np.asarray(matmul.values[0] if matmul.values else X.data, dtype=np.float64)
+    return {"ce": ce.index, "matmul": matmul.index, "W": W, "n": n, "y_hat": y_hat, "y": y,
+            "closed_form": x_value.T @ (y_hat - y) / n}
+
+
+def _check_html(parts: dict, step: int, trace: BackwardTrace, image_shape: tuple[int, int] | None,
+                t: Messages | None = None) -> str:
+    """At the cross-entropy step: ŷ, y and ŷ − y; at the matmul step: ∂L/∂W next to Xᵀ(ŷ − y)/n."""
+    t = messages(t)
+    if step == parts["ce"]:
+        n = parts["n"]
+        return (f'<p class="rule">{_esc(t("page.as_pictures", n=n))}</p><div class="numbers">'
+                + pictures.heatmap_html(parts["y_hat"], "ŷ = softmax(o)", lang=t)
+                + pictures.heatmap_html(parts["y"], t("page.one_hot"), lang=t)
+                + pictures.heatmap_html(parts["y_hat"] - parts["y"], "ŷ − y", lang=t) + "</div>")
+    if step == parts["matmul"]:
+        W = parts["W"]
+        engine = trace.grad_at(W, len(trace) - 1).value
+        if engine is None:
+            return ""
+        name = trace.label(W)
+        difference = float(np.max(np.abs(np.asarray(engine, dtype=np.float64) - parts["closed_form"])))
+        return (f'<p class="rule">{_esc(t("page.check", name=name))}</p><div class="numbers check">'
+                + matrix_html(engine, t("page.engine", name=name), image_shape, t)
+                + matrix_html(parts["closed_form"], "Xᵀ(ŷ − y)/n", image_shape, t)
+                + f'</div><p class="note difference">'
+                f'{_esc(t("page.difference", difference=format_number(difference)))}</p>')
+    return ""
 
 
 def _inline_svg(svg: bytes, prefix: str) -> str:
@@ -109,25 +182,31 @@ def _title(trace: BackwardTrace, t: Messages) -> str:
 
 
 def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True,
+                 image_shape: tuple[int, int] | None = None,
                  lang: str | Messages | None = None) -> str:
     """The stepper element: controls, the diagram, the panels, its data and script.
 
     standalone: the page's own stepper (element ids prev/next/slider/where, ←/→ on the whole
     page, the step in the address as #step=k). Otherwise ids are scoped by prefix and the keys
     work while the stepper has the focus (several steppers on one page, as in a notebook).
+    image_shape=(h, w): tensors with an axis of h·w features are shown as images (see viz.draw).
     lang: the language of its words, "zh" or "en" (default: $TINYGRAD_SM_LANG, else English);
     the diagram keeps names and mathematics. The script's own words come in its data ("text").
     """
     if len(trace) == 0:
         raise ValueError("save_html: the trace has no steps (the root was not made by an op)")
     t = messages(lang)
-    svg = viz.render_bytes(viz.draw(trace.root, trace=trace), "svg", what="the stepper's diagram")
+    diagram = viz.draw(trace.root, trace=trace, image_shape=image_shape)
+    svg = viz.render_bytes(diagram, "svg", what="the stepper's diagram")
     last = len(trace) - 1
 
     def control(role: str) -> str:
         return f'id="{role}" data-role="{role}"' if standalone else f'data-role="{role}"'
 
-    panels = "".join(panel_html(trace.view(k), hidden=bool(k), lang=t) for k in range(len(trace)))
+    parts = softmax_regression(trace)
+    panels = "".join(panel_html(trace.view(k), bool(k), image_shape,
+                                _check_html(parts, k, trace, image_shape, t) if parts else "", t)
+                     for k in range(len(trace)))
     data = dict(frame_data(trace), text=t.prefix("script."))
     data = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
     where = t("step.header", index=0, count=len(trace), op=trace[0].op)
@@ -139,6 +218,11 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
 <button {control("next")} title="{_esc(t("page.next_title"))}">{_esc(t("page.next"))}</button>
 <output {control("where")}>{_esc(where)}</output>
 <span>{t("page.keys", keys="<kbd>←</kbd> <kbd>→</kbd>")}</span>
+<span class="zoom"><button data-role="zoom-out" title="{_esc(t("page.zoom_out"))}">−</button>
+<output data-role="zoom">100%</output>
+<button data-role="zoom-in" title="{_esc(t("page.zoom_in"))}">+</button>
+<button data-role="zoom-fit" title="{_esc(t("page.fit_title"))}">{_esc(t("page.fit"))}</button>
+<button data-role="zoom-reset" title="100 %">1:1</button></span>
 </header>
 <main>
 <div class="diagram">{_inline_svg(svg, prefix)}</div>
@@ -148,7 +232,8 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
 </div>"""
 
 
-def page_html(trace: BackwardTrace, lang: str | Messages | None = None) -> str:
+def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None,
+              lang: str | Messages | None = None) -> str:
     t = messages(lang)
     title = _title(trace, t)
     return f"""<!DOCTYPE html>
@@ -160,7 +245,7 @@ def page_html(trace: BackwardTrace, lang: str | Messages | None = None) -> str:
 {asset("stepper.css")}</style>
 </head>
 <body data-step="0">
-{stepper_html(trace, lang=t)}
+{stepper_html(trace, image_shape=image_shape, lang=t)}
 <script>{asset("stepper.js")}</script>
 </body>
 </html>
@@ -168,12 +253,12 @@ def page_html(trace: BackwardTrace, lang: str | Messages | None = None) -> str:
 
 
 def save_html(trace: BackwardTrace, path: str | os.PathLike,
-              lang: str | Messages | None = None) -> str:
+              image_shape: tuple[int, int] | None = None, lang: str | Messages | None = None) -> str:
     """Write the stepper page for trace to path and return the path.
 
     lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English)."""
     path = os.fspath(path)
-    text = page_html(trace, lang)
+    text = page_html(trace, image_shape, lang)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path
