@@ -2,9 +2,10 @@
 // nothing is global, so several steppers (a notebook's outputs) do not interfere.
 (function () {
   function init(root) {
-    if (root.dataset.ready) return;
+    const frames = root.querySelector("script.tg-frames");
+    if (root.dataset.ready || !frames) return;  // done already, or a panel alone (no stepper)
     root.dataset.ready = "1";
-    const data = JSON.parse(root.querySelector("script.tg-frames").textContent);
+    const data = JSON.parse(frames.textContent);
     const prefix = root.dataset.prefix || "";
     const find = (role) => root.querySelector(`[data-role="${role}"]`);
     const panels = root.querySelectorAll(".panel");
@@ -67,5 +68,8 @@
       show(0);
     }
   }
+  // a notebook may run this before its output is attached to the page: start from the script too
+  const here = document.currentScript && document.currentScript.parentNode;
+  if (here) here.querySelectorAll(".tg-stepper").forEach(init);
   document.querySelectorAll(".tg-stepper").forEach(init);
 })();
