@@ -2,7 +2,8 @@
 
     python demos/cross_entropy_vs_squared_error.py [--out DIR] [--quick]
 
-Part 1: ∂L/∂o for both losses as the probability of the true class goes from 1 to 0.
+Part 1: ∂L/∂o for both losses as the probability of the true class goes from 1 to 0, the general
+        form of squared error's gradient, and the confidently wrong case (most mass on one wrong class).
 Part 2: train the same model from the same start with each loss and compare.
 """
 from __future__ import annotations
@@ -39,13 +40,7 @@ def logits_for(p: float) -> np.ndarray:
 
 def engine_gradients(p: float) -> tuple[np.ndarray, np.ndarray]:
     """∂L/∂o by the engine for the note's L = ½Σᵢ(ŷᵢ − yᵢ)² and for cross-entropy."""
-    y = nn.one_hot(np.array([TRUE]), CLASSES, dtype=np.float64)
-    o = Tensor(logits_for(p)[None, :], requires_grad=True, name="o")
-    (((o.softmax() - y) ** 2).sum() * 0.5).backward()
-    squared = o.grad[0]
-    o = Tensor(logits_for(p)[None, :], requires_grad=True, name="o")
-    nn.cross_entropy(o, np.array([TRUE])).backward()
-    return squared, o.grad[0]
+    return engine_gradients_at(logits_for(p), TRUE)
 
 
 def formula_gradients(p: float) -> tuple[np.ndarray, np.ndarray]:
@@ -53,6 +48,49 @@ def formula_gradients(p: float) -> tuple[np.ndarray, np.ndarray]:
     y_hat = Tensor(logits_for(p)).softmax().data
     y = np.eye(CLASSES)[TRUE]
     return (y_hat - y) @ jacobian_by_formula(logits_for(p)), y_hat - y
+
+
+def squared_error_gradient(y_hat: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The general form gⱼ = ŷⱼ[(ŷⱼ − yⱼ) − Σᵢ ŷᵢ(ŷᵢ − yᵢ)]: entry j carries its own ŷⱼ."""
+    return y_hat * ((y_hat - y) - np.sum(y_hat * (y_hat - y)))
+
+
+def note_typo_gradient(y_hat: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The note's last formula as printed, Σᵢ(ŷᵢ − yᵢ)ŷᵢ(δᵢⱼ − ŷᵢ): a typo for ŷᵢ(δᵢⱼ − ŷⱼ)."""
+    jacobian_as_printed = y_hat[:, None] * (np.eye(len(y_hat)) - y_hat[:, None])
+    return (y_hat - y) @ jacobian_as_printed
+
+
+def confidently_wrong_probs(p_true: float = 0.001, p_wrong: float = 0.6,
+                            wrong: int = 1) -> np.ndarray:
+    """Most mass on ONE wrong class (what the note means), the rest spread over the others."""
+    probs = np.full(CLASSES, (1 - p_true - p_wrong) / (CLASSES - 2))
+    probs[TRUE], probs[wrong] = p_true, p_wrong
+    return probs
+
+
+def engine_gradients_at(logits: np.ndarray, true: int) -> tuple[np.ndarray, np.ndarray]:
+    """∂L/∂o by the engine at any logits: ½Σᵢ(ŷᵢ − yᵢ)² and cross-entropy."""
+    y = np.eye(CLASSES)[true][None, :]
+    o = Tensor(logits[None, :], requires_grad=True, name="o")
+    (((o.softmax() - y) ** 2).sum() * 0.5).backward()
+    squared = o.grad[0]
+    o = Tensor(logits[None, :], requires_grad=True, name="o")
+    nn.cross_entropy(o, np.array([true])).backward()
+    return squared, o.grad[0]
+
+
+def general_form_check(points: int) -> dict:
+    """Engine vs the general form (and vs the note's typo) at random logits and true classes."""
+    rng = np.random.default_rng(1)
+    worst, typo_gap = 0.0, np.inf
+    for _ in range(points):
+        logits, true = rng.normal(0.0, 2.0, size=CLASSES), int(rng.integers(CLASSES))
+        squared, _ = engine_gradients_at(logits, true)
+        y_hat, y = Tensor(logits).softmax().data, np.eye(CLASSES)[true]
+        worst = max(worst, float(np.abs(squared - squared_error_gradient(y_hat, y)).max()))
+        typo_gap = min(typo_gap, float(np.abs(squared - note_typo_gradient(y_hat, y)).max()))
+    return {"points": points, "general_vs_engine": worst, "typo_vs_engine_min": typo_gap}
 
 
 # ---- part 2: training with each loss ----
@@ -110,6 +148,13 @@ def run(out_dir: Path, quick: bool = False) -> dict:
         s, e = engine_gradients(p)
         results[f"at_{p}"] = {"se_norm": float(np.linalg.norm(s)), "ce_norm": float(np.linalg.norm(e)),
                               "se_true": float(s[TRUE]), "ce_true": float(e[TRUE])}
+    results["general_form"] = general_form_check(50 if quick else 200)
+    probs = confidently_wrong_probs()
+    s, e = engine_gradients_at(np.log(probs), TRUE)
+    results["one_wrong_class"] = {"probs": probs, "se_grad": s, "ce_grad": e,
+                                  "se_true": float(s[TRUE]), "ce_true": float(e[TRUE]),
+                                  "se_max_abs": float(np.abs(s).max()),
+                                  "se_max_abs_class": int(np.abs(s).argmax())}
 
     data = load_digits()
     epochs = QUICK_EPOCHS if quick else SETTINGS["epochs"]
@@ -170,9 +215,29 @@ def report(r: dict) -> None:
                       "cross-ent.: ∂L/∂o_true", "cross-ent.: ‖∂L/∂o‖"], rows)
     c.say(f"Engine vs the note's formulas (over {len(r['p'])} values of p): squared error "
           f"{r['se_engine_vs_formula']:.1e}, cross-entropy {r['ce_engine_vs_formula']:.1e}.")
-    c.say("Every entry of the squared-error gradient carries a factor ŷ_true (from the softmax "
-          "Jacobian), so the more wrong the model, the smaller the push; cross-entropy's ŷ − y "
-          "stays large exactly when the error is large.\n")
+    g = r["general_form"]
+    c.say("In general, entry j of the squared-error gradient carries its own ŷⱼ:\n"
+          "    gⱼ = ŷⱼ[(ŷⱼ − yⱼ) − Σᵢ ŷᵢ(ŷᵢ − yᵢ)]\n"
+          f"(engine vs this form at {g['points']} random logits and true classes: max difference "
+          f"{g['general_vs_engine']:.1e}). So the true class's push ∂L/∂o_true carries ŷ_true and "
+          "vanishes as ŷ_true → 0. Only in the set-up above, with the wrong mass spread evenly, do "
+          "all entries shrink together.")
+    c.say("About the note's last formula: it prints Σᵢ(ŷᵢ − yᵢ)ŷᵢ(δᵢⱼ − ŷᵢ); that is a typo for "
+          "Σᵢ(ŷᵢ − yᵢ)ŷᵢ(δᵢⱼ − ŷⱼ), the Jacobian ŷᵢ(δᵢⱼ − ŷⱼ) derived just before it. This demo "
+          "uses the corrected one (the engine agrees with it; the printed one is off by at least "
+          f"{r['general_form']['typo_vs_engine_min']:.1e} at each of those points).")
+    w = r["one_wrong_class"]
+    probs = w["probs"]
+    c.say(f"Confidently wrong, as the note means it: ŷ_true = {probs[TRUE]:g} and "
+          f"{probs[w['se_max_abs_class']]:g} on one wrong class. Squared error's ∂L/∂o_true = "
+          f"{w['se_true']:+.5f}, while other entries reach {w['se_max_abs']:.3f} (pushing the wrong "
+          f"class down); the true class hardly gets pushed up. Cross-entropy's ∂L/∂o_true = "
+          f"ŷ_true − 1 = {w['ce_true']:+.4f}.")
+    rows = [[str(j), f"{probs[j]:.4f}", f"{w['se_grad'][j]:+.5f}", f"{w['ce_grad'][j]:+.4f}"]
+            for j in range(CLASSES)]
+    c.table("∂L/∂o, confidently wrong (true class 0)", ["class j", "ŷⱼ", "squared error",
+                                                        "cross-entropy"], rows)
+    c.say("Cross-entropy's ŷ − y stays large exactly when the error is large.\n")
     s = r["settings"]
     c.say(f"Training on the bundled digits: same initial W and b, same minibatch order, "
           f"lr {s['lr']}, batch {s['batch_size']}, {s['epochs']} epochs. The squared-error model "

@@ -1,5 +1,9 @@
 """Softmax vs hardmax: the same winner, but only softmax has a gradient to learn from.
 
+Also max, the value: its gradient goes to the selected entry only (what the study note's
+sentence "只有被选中的变量上面才有梯度" describes), while hardmax, the one-hot vector, has a zero
+Jacobian almost everywhere.
+
     python demos/softmax_vs_hardmax.py [--out DIR]
 """
 from __future__ import annotations
@@ -27,6 +31,13 @@ def hardmax(logits) -> np.ndarray:
     """One-hot of the argmax: the decision softmax smooths. Not an op: it has no useful gradient."""
     logits = np.asarray(logits, dtype=np.float64)
     return np.eye(logits.shape[-1])[np.argmax(logits, axis=-1)]
+
+
+def max_gradient(logits) -> np.ndarray:
+    """∂ max(o)/∂o by the engine's max op: 1 at the selected entry, 0 elsewhere."""
+    o = Tensor(np.asarray(logits, dtype=np.float64), requires_grad=True, name="o")
+    o.max().backward()
+    return o.grad
 
 
 def finite_difference_jacobian(fn, logits, eps: float = 1e-4) -> np.ndarray:
@@ -60,6 +71,15 @@ def run(out_dir: Path, quick: bool = False) -> dict:
     results["engine_vs_formula"] = float(np.abs(soft_engine - soft_formula).max())
     results["engine_vs_finite_diff"] = float(np.abs(soft_engine - soft_fd).max())
     results["jacobian_012"] = jacobian_by_engine(NOTE_INPUTS[0])[0]
+
+    # max, the value: the gradient reaches the selected entry (and only it)
+    max_grads = np.array([max_gradient(p) for p in points])
+    selected = np.eye(3)[np.argmax(points, axis=1)]
+    max_fd = np.array([finite_difference_jacobian(lambda v: np.array([v.max()]), p)[0]
+                       for p in points])
+    results["max_grad_012"] = max_gradient(NOTE_INPUTS[0])
+    results["max_grad_is_selected_fraction"] = float(np.mean(np.all(max_grads == selected, axis=1)))
+    results["max_engine_vs_finite_diff"] = float(np.abs(max_grads - max_fd).max())
 
     # Rich get richer: sweep the last logit of [0, 1, t].
     t = np.linspace(-3.0, 6.0, 181 if quick else 451)
@@ -117,6 +137,13 @@ def report(r: dict) -> None:
           f"{r['hardmax_zero_fraction']:.0%} of them (it only changes at a tie). "
           f"Softmax's Jacobian ŷᵢ(δᵢⱼ − ŷⱼ) is zero at {r['softmax_zero_fraction']:.0%}; "
           f"its smallest entry in absolute value is {r['softmax_min_abs_entry']:.2e}.")
+    c.say(f"The note says only the selected variable gets a gradient. That sentence is about max, "
+          f"the value: the engine's max at o = [0, 1, 2] gives ∂max/∂o = "
+          f"{r['max_grad_012'].astype(int).tolist()}, and at the random points the gradient is "
+          f"one-hot at the argmax at {r['max_grad_is_selected_fraction']:.0%} of them (vs central "
+          f"differences: {r['max_engine_vs_finite_diff']:.1e}). Hardmax, the one-hot vector, is "
+          "another function: its Jacobian is zero almost everywhere, so no entry gets a gradient. "
+          "So max passes a gradient to the winner only, hardmax to none, softmax to every entry.")
     c.say(f"Engine Jacobian (one backward per output) vs the formula: max difference "
           f"{r['engine_vs_formula']:.1e}; vs central differences: {r['engine_vs_finite_diff']:.1e}.")
     c.say("Softmax Jacobian at o = [0, 1, 2]:\n" + c.fmt(r["jacobian_012"]))

@@ -55,6 +55,10 @@ def test_softmax_vs_hardmax(tmp_path):
     assert r["softmax_zero_fraction"] == 0.0 and r["softmax_min_abs_entry"] > 0
     assert r["engine_vs_formula"] < 1e-12
     assert r["engine_vs_finite_diff"] < 1e-8
+    # max (the value) passes the gradient to the selected entry only: the note's sentence
+    assert r["max_grad_012"].tolist() == [0.0, 0.0, 1.0]
+    assert r["max_grad_is_selected_fraction"] == 1.0
+    assert r["max_engine_vs_finite_diff"] < 1e-8
     assert_png(tmp_path / "softmax_vs_hardmax.png")
 
 
@@ -78,6 +82,14 @@ def test_cross_entropy_vs_squared_error(tmp_path):
     wrong, right = r["at_0.01"], r["at_0.9"]
     # confidently wrong: cross-entropy pushes hard (|ŷ − y| ≈ 1), squared error hardly at all
     assert wrong["ce_true"] == pytest.approx(0.01 - 1, abs=1e-9)
+    # the general form gⱼ = ŷⱼ[(ŷⱼ − yⱼ) − Σᵢ ŷᵢ(ŷᵢ − yᵢ)] holds at random ŷ, the note's typo does not
+    assert r["general_form"]["general_vs_engine"] < 1e-12
+    assert r["general_form"]["typo_vs_engine_min"] > 1e-4
+    # confidently wrong on ONE class: the true class's push vanishes, another entry does not
+    one = r["one_wrong_class"]
+    assert one["se_true"] == pytest.approx(-0.00138, abs=5e-6)
+    assert one["se_max_abs"] == pytest.approx(0.133, abs=5e-4) and one["se_max_abs_class"] == 1
+    assert one["ce_true"] == pytest.approx(0.001 - 1, abs=1e-9)
     assert wrong["se_norm"] < 0.02 < 0.9 < wrong["ce_norm"]
     assert right["ce_true"] == pytest.approx(0.9 - 1, abs=1e-9)
     # the squared-error gradient rises, then vanishes again as p → 0
@@ -161,20 +173,43 @@ def test_gradient_of_W(tmp_path):
     assert_html_stepper(tmp_path / "backprop.html", "cross_entropy", "matmul")
 
 
-@pytest.mark.parametrize("name, snippet", [
-    ("softmax_vs_hardmax", "[0.0420, 0.1142, 0.8438]"),
-    ("softmax_jacobian", "+0.2460"),
-    ("cross_entropy_vs_squared_error", "Final test accuracy: cross-entropy 0.877"),
-    ("linear_decision_boundary", "at 100.0% of them"),
-    ("chain_rule_by_hand", "2.4730819061"),
-    ("gradient_of_W", "Composed from exp, sum, log: 10 steps"),
+def test_write_your_own_op(tmp_path):
+    r = demo("write_your_own_op").run(tmp_path, quick=True)
+    # the first try is caught: the input, the worst entry (x = 4, where σ ≈ 1) and both values
+    assert r["first_try"] is not None
+    assert "input 0 ('x') of shape (5,), element (4,)" in r["first_try"]
+    assert r["fixed"] is None  # σ(1 − σ) passes
+    assert r["trace_ops"] == ["mean", "sigmoid", "mul"]
+    assert r["rule"] == "∂L/∂z = ∂L/∂σ ⊙ σ ⊙ (1 − σ)"
+    assert r["grad_w"] == pytest.approx(r["grad_w_by_hand"], abs=1e-12)
+    assert r["composed_steps"] > len(r["trace_ops"]) and r["composed_vs_op"] < 1e-12
+    assert_svg(tmp_path / "sigmoid_graph.svg", r["rule"], "sigmoid")
+    assert_html_stepper(tmp_path / "sigmoid_backprop.html", "sigmoid")
+
+
+@pytest.mark.parametrize("name, snippets", [
+    ("softmax_vs_hardmax", ["[0.0420, 0.1142, 0.8438]",
+                            "That sentence is about max, the value",
+                            "gives ∂max/∂o = [0, 0, 1]"]),
+    ("softmax_jacobian", ["+0.2460"]),
+    ("cross_entropy_vs_squared_error", ["Final test accuracy: cross-entropy 0.877",
+                                        "gⱼ = ŷⱼ[(ŷⱼ − yⱼ) − Σᵢ ŷᵢ(ŷᵢ − yᵢ)]",
+                                        "that is a typo for Σᵢ(ŷᵢ − yᵢ)ŷᵢ(δᵢⱼ − ŷⱼ)",
+                                        "∂L/∂o_true = -0.00138"]),
+    ("linear_decision_boundary", ["at 100.0% of them"]),
+    ("chain_rule_by_hand", ["2.4730819061"]),
+    ("gradient_of_W", ["Composed from exp, sum, log: 10 steps"]),
+    ("write_your_own_op", ["analytic gradient 1.2896495 vs central difference 0.023195907",
+                           "gradcheck passes"]),
 ])
-def test_main_prints_and_writes(name, snippet, tmp_path, capsys):
+def test_main_prints_and_writes(name, snippets, tmp_path, capsys):
     module = demo(name)
     assert module.main(["--out", str(tmp_path), "--quick"]) == 0
     printed = capsys.readouterr().out
     assert module.TITLE in printed and "Wrote:" in printed
-    assert snippet in " ".join(printed.split())  # rich wraps lines; compare words
+    words = " ".join(printed.split())  # rich wraps lines; compare words
+    for snippet in snippets:
+        assert snippet in words
     assert any(tmp_path.iterdir())
 
 

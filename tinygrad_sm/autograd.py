@@ -133,6 +133,10 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
         inputs = node._inputs
         needs = [x.requires_grad for x in inputs]
         local = op.backward(g, needs)
+        if not isinstance(local, (tuple, list)) or len(local) != len(inputs):
+            got = f"{len(local)} gradients" if isinstance(local, (tuple, list)) else type(local).__name__
+            raise RuntimeError(f"{op.name}: backward must return a tuple with one gradient per "
+                               f"input ({len(inputs)}), got {got}")
         contributions, summed = [], []
         for x, gx, need in zip(inputs, local, needs):
             axes = None

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from .train import DATASETS, EXIT_INTERRUPTED, EXIT_STDOUT_CLOSED, train_command
+from .train import DATASETS, EXIT_INTERRUPTED, EXIT_STDOUT_CLOSED, MODELS, train_command
 
 
 # ---- argparse types: a bad value exits 2 with a message ----
@@ -40,7 +40,8 @@ seed_number = checked(int, "a whole number", lambda v: v >= 0, "0 or more")  # n
 # ---- train ----
 
 def add_train(sub: Any) -> argparse.ArgumentParser:
-    about = "train softmax regression (digits, Fashion-MNIST or MNIST) and write metrics and figures"
+    about = ("train softmax regression or an MLP (digits, Fashion-MNIST or MNIST) and write "
+             "metrics and figures")
     parser = sub.add_parser("train", help=about, description=about)
 
     def default(attr: str) -> str:
@@ -48,6 +49,11 @@ def add_train(sub: Any) -> argparse.ArgumentParser:
 
     parser.add_argument("--data", choices=list(DATASETS), default="digits",
                         help="data set (default: digits, bundled)")
+    parser.add_argument("--model", choices=MODELS, default="softmax",
+                        help="softmax regression, or an MLP with one ReLU hidden layer "
+                             "(default: softmax)")
+    parser.add_argument("--hidden", type=positive_int, metavar="H", default=256,
+                        help="hidden units of the MLP (default: 256)")
     parser.add_argument("--data-dir", metavar="DIR", default=None,
                         help="folder of the IDX files (mnist: required; fashion-mnist: default "
                              "/usr/share/datasets/fashion-mnist, then ~/.cache/tinygrad_sm/fashion-mnist)")
@@ -66,7 +72,8 @@ def add_train(sub: Any) -> argparse.ArgumentParser:
 
 def run_train(args: argparse.Namespace) -> int:
     return train_command(data=args.data, data_dir=args.data_dir, epochs=args.epochs, lr=args.lr,
-                         batch_size=args.batch_size, seed=args.seed, out=args.out)
+                         batch_size=args.batch_size, seed=args.seed, out=args.out,
+                         model_name=args.model, hidden=args.hidden)
 
 
 # ---- step ----
@@ -89,7 +96,26 @@ def run_step(args: argparse.Namespace) -> int:
     return stepper.step_command(seed=args.seed, pause=not args.no_pause, html=args.html)
 
 
-SUBCOMMANDS = {"train": (add_train, run_train), "step": (add_step, run_step)}
+# ---- demo ----
+
+def add_demo(sub: Any) -> argparse.ArgumentParser:
+    about = "list the teaching demos (no NAME), or run one"
+    parser = sub.add_parser("demo", help=about, description=about)
+    parser.add_argument("name", nargs="?", metavar="NAME", help="the demo to run (omit to list them)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="folder for its pictures (default: out/demos/NAME/)")
+    parser.add_argument("--quick", action="store_true", help="smaller settings, as the tests use")
+    return parser
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from .demo import demo_command
+
+    return demo_command(args.name, out=args.out, quick=args.quick)
+
+
+SUBCOMMANDS = {"train": (add_train, run_train), "step": (add_step, run_step),
+               "demo": (add_demo, run_demo)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,7 +40,7 @@ def gradcheck(fn: Callable[..., Tensor], *tensors: Tensor, eps: float = 1e-6,
 
     fn may return a tensor of any shape: its output is weighted by fixed random numbers so that
     every output element is checked. Tensors that require grad are checked; returns True or
-    raises GradcheckError naming the input, the element index and both values.
+    raises GradcheckError naming the input, the index of the worst entry and both values.
     """
     for position, t in enumerate(tensors):
         if not isinstance(t, Tensor):
@@ -65,9 +65,12 @@ def gradcheck(fn: Callable[..., Tensor], *tensors: Tensor, eps: float = 1e-6,
         numeric = numerical_grad(fn, inputs, position, weights, eps)
         close = np.isclose(analytic, numeric, atol=atol, rtol=rtol)
         if not np.all(close):
-            index = tuple(int(i) for i in np.argwhere(~close)[0])
+            # the worst entry: the largest difference among the ones that fail
+            gap = np.where(close, -np.inf, np.abs(analytic - numeric))
+            index = tuple(int(i) for i in np.unravel_index(np.argmax(gap), gap.shape))
             label = f"input {position}" + (f" ({original.name!r})" if original.name else "")
             raise GradcheckError(
                 f"gradcheck: {label} of shape {x.shape}, element {index}: analytic gradient "
-                f"{analytic[index]:.8g} vs central difference {numeric[index]:.8g}")
+                f"{analytic[index]:.8g} vs central difference {numeric[index]:.8g} (the worst of "
+                f"{np.count_nonzero(~close)} wrong entries out of {close.size})")
     return True

@@ -1,4 +1,4 @@
-"""Losses and the softmax-regression model."""
+"""Losses, layers (Module, Linear, ReLU, Sequential) and the softmax-regression model."""
 from __future__ import annotations
 
 from typing import Any
@@ -56,23 +56,127 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarra
     return np.eye(num_classes, dtype=dtype)[labels]
 
 
-class SoftmaxRegression:
-    """O = XW + b: logits for softmax regression (W ~ N(0, 0.01²), b = 0)."""
+class Module:
+    """A layer or a model: call it on a tensor; it finds its parameters among its attributes.
+
+    Parameters are the tensors with requires_grad (and those of sub-modules, also in lists), in
+    the order they were assigned; their names (W1, b1, ...) are what traces and diagrams show.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def number(self, suffix: str) -> None:
+        """Sequential numbers its layers through this; a module without names ignores it."""
+
+    def __call__(self, x: Tensor | np.ndarray) -> Tensor:
+        return self.forward(x if isinstance(x, Tensor) else Tensor(x, name="X"))
+
+    def parameters(self) -> list[Tensor]:
+        found: dict[int, Tensor] = {}
+        todo = list(vars(self).values())
+        while todo:
+            value = todo.pop(0)
+            if isinstance(value, Tensor) and value.requires_grad:
+                found.setdefault(id(value), value)
+            elif isinstance(value, Module):
+                todo[:0] = vars(value).values()  # depth first, in assignment order
+            elif isinstance(value, (list, tuple)):
+                todo[:0] = value
+        return list(found.values())
+
+    def named_parameters(self) -> dict[str, Tensor]:
+        """The parameters by their names; two with one name is an error (a diagram would mix them up)."""
+        named: dict[str, Tensor] = {}
+        for p in self.parameters():
+            if p.name in named:
+                raise ValueError(f"{type(self).__name__}: two parameters are named {p.name!r}")
+            named[p.name] = p
+        return named
+
+    def zero_grad(self) -> None:
+        """Forget the gradients: backward() adds to .grad, so call this before each new pass."""
+        for p in self.parameters():
+            p.grad = None
+
+
+class Linear(Module):
+    """o = xW + b with W ~ N(0, 0.01²) of shape (in_features, out_features) and b = 0.
+
+    seed: an int, or a numpy Generator shared by several layers (each draws its W in turn).
+    suffix numbers the names: W1, b1, output o1 (Sequential sets it).
+    """
+
+    def __init__(self, in_features: int, out_features: int,
+                 seed: int | np.random.Generator | None = 0, dtype: Any = np.float32,
+                 suffix: str = ""):
+        rng = np.random.default_rng(seed)
+        self.W = Tensor(rng.normal(0.0, 0.01, size=(in_features, out_features)).astype(dtype),
+                        requires_grad=True, name="W")
+        self.b = Tensor(np.zeros(out_features, dtype=dtype), requires_grad=True, name="b")
+        self.number(suffix)
+
+    def number(self, suffix: str) -> None:
+        """Name the parameters and the output with a suffix: W1, b1, o1."""
+        self.suffix = suffix
+        self.W.name, self.b.name = f"W{suffix}", f"b{suffix}"
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 2 or x.shape[1] != self.W.shape[0]:
+            raise ValueError(f"{type(self).__name__}: expected input of shape "
+                             f"(n, {self.W.shape[0]}), got {x.shape}")
+        product = (x @ self.W).named(f"{x.name or 'X'}{self.W.name}")  # XW, XW1, H1W2
+        return (product + self.b).named(f"o{self.suffix}")
+
+
+class ReLU(Module):
+    """max(x, 0) elementwise; its output is named H (H1 after the first layer of a Sequential)."""
+
+    def __init__(self, suffix: str = ""):
+        self.suffix = suffix
+
+    def number(self, suffix: str) -> None:
+        self.suffix = suffix
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu().named(f"H{self.suffix}")
+
+
+class Sequential(Module):
+    """Modules applied in order. Layers are numbered from 1: W1, b1, o1, H1, W2, b2, o2, ..."""
+
+    def __init__(self, *modules: Module):
+        for position, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: argument {position} is a {type(m).__name__}, "
+                                "not a Module")
+        self.layers = list(modules)
+        count = 0
+        for m in self.layers:
+            count += isinstance(m, Linear)  # a ReLU takes the number of the layer before it
+            if count:
+                m.number(str(count))
+
+    def forward(self, x: Tensor) -> Tensor:
+        for m in self.layers:
+            x = m(x)
+        return x
+
+
+def mlp(num_inputs: int, num_hidden: int, num_classes: int, seed: int | None = 0,
+        dtype: Any = np.float32) -> Sequential:
+    """One hidden layer, as in Dive into Deep Learning §4.2: o2 = ReLU(XW1 + b1)W2 + b2.
+
+    W1 then W2 are drawn from one generator seeded with `seed` (N(0, 0.01²)); biases are 0.
+    """
+    rng = np.random.default_rng(seed)
+    return Sequential(Linear(num_inputs, num_hidden, seed=rng, dtype=dtype), ReLU(),
+                      Linear(num_hidden, num_classes, seed=rng, dtype=dtype))
+
+
+class SoftmaxRegression(Linear):
+    """O = XW + b: logits for softmax regression (W ~ N(0, 0.01²), b = 0); names W, b, XW, o."""
 
     def __init__(self, num_inputs: int, num_classes: int, seed: int | None = 0,
                  dtype: Any = np.float32):
-        rng = np.random.default_rng(seed)
-        self.W = Tensor(rng.normal(0.0, 0.01, size=(num_inputs, num_classes)).astype(dtype),
-                        requires_grad=True, name="W")
-        self.b = Tensor(np.zeros(num_classes, dtype=dtype), requires_grad=True, name="b")
-
-    def __call__(self, X: Tensor | np.ndarray) -> Tensor:
-        if not isinstance(X, Tensor):
-            X = Tensor(X, name="X")
-        if X.ndim != 2 or X.shape[1] != self.W.shape[0]:
-            raise ValueError(f"SoftmaxRegression: expected input of shape (n, {self.W.shape[0]}), "
-                             f"got {X.shape}")
-        return ((X @ self.W).named("XW") + self.b).named("o")
-
-    def parameters(self) -> list[Tensor]:
-        return [self.W, self.b]
+        super().__init__(num_inputs, num_classes, seed=seed, dtype=dtype)

@@ -19,6 +19,15 @@ Grads = tuple["np.ndarray | None", ...]
 
 
 class Op:
+    """An op: subclass it to write your own (tinygrad_sm.Op), then call `MyOp.apply(*tensors)`.
+
+    Give `name`, `formula`, one `rules` template per input, `forward(*arrays)` returning the
+    output array (keep on `self` what backward needs) and `backward(g, needs)` returning a tuple
+    with one gradient per input: ∂L/∂input given g = ∂L/∂output (None where needs[i] is False).
+    Settings go to `__init__` and arrive as `MyOp.apply(x, axis=0)`. The engine does the rest:
+    chaining, summing, undoing broadcasting, tracing, drawing. Optional: `out_name`, `params()`
+    and `rule_terms()` for the displays, `broadcasts = True` for an elementwise op that broadcasts.
+    """
     name: str = "op"
     formula: str = ""                 # the forward, as shown in an op node
     rules: tuple[str, ...] = ()       # one chain-rule template per input
@@ -26,6 +35,22 @@ class Op:
     out_name: str | None = None       # the name an output gets unless it is given one
     broadcasts: bool = False          # elementwise: gradients come back in the output's shape
 
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the op on tensors (numbers and arrays become constants) and record it in the graph.
+
+        The PyTorch `Function.apply` convention: `Sigmoid.apply(x)`, `MyOp.apply(x, y, p=2)`.
+        """
+        if len(cls.rules) != len(inputs):
+            raise TypeError(f"{cls.name}.apply: got {len(inputs)} input(s), but the op has "
+                            f"{len(cls.rules)} rule(s); give one rule per input")
+        # ops.py cannot import tensor.py (tensor.py imports ops): reach Tensor through an input
+        tensor = next((x for x in inputs if hasattr(x, "_apply")), None)
+        if tensor is None:
+            kinds = ", ".join(type(x).__name__ for x in inputs) or "nothing"
+            raise TypeError(f"{cls.name}.apply: needs at least one Tensor among its inputs, got {kinds}")
+        op = cls(**params)
+        return type(tensor)._apply(op, *(tensor._other(x, cls.name) for x in inputs))
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
         raise NotImplementedError

@@ -64,13 +64,35 @@ def plot_weights(W: np.ndarray, image_shape: tuple[int, int], class_names: Seque
     return _save(fig, path)
 
 
-def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: str | os.PathLike) -> str:
-    """Counts of (true class, predicted class) on the test set."""
+def plot_first_layer(W1: np.ndarray, grad_W1: np.ndarray, image_shape: tuple[int, int],
+                     path: str | os.PathLike, units: int = 5) -> str:
+    """An MLP's first layer: W1[:, k] (top) and ∂L/∂W1[:, k] (bottom) of the hidden units with
+    the largest gradient, each as an image of the input's shape (one colour scale per row)."""
+    chosen = np.argsort(-np.linalg.norm(grad_W1, axis=0))[:units]
+    fig = _figure(figsize=(2 * units + 1, 4.8), layout="constrained")
+    axes = fig.subplots(2, units, squeeze=False)
+    for row, (matrix, label) in enumerate(((W1, "W1"), (grad_W1, "∂L/∂W1"))):
+        limit = float(np.abs(matrix[:, chosen]).max()) or 1.0
+        for ax, k in zip(axes[row], chosen):
+            image = ax.imshow(matrix[:, k].reshape(image_shape), cmap="RdBu_r", vmin=-limit,
+                              vmax=limit)
+            ax.set_title(f"{label}[:, {k}]", fontsize=9)
+            ax.set_axis_off()
+        fig.colorbar(image, ax=axes[row].tolist(), shrink=0.8)
+    fig.suptitle("first layer of the MLP: weights and gradient of hidden units, as images")
+    return _save(fig, path)
+
+
+def confusion_figure(matrix: np.ndarray, class_names: Sequence[str]) -> Figure:
+    """Counts of (true class, predicted class) on the test set; class names stand upright."""
     n = len(class_names)
-    fig = _figure(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n), layout="constrained")
+    # upright labels need room: two-word names ("Ankle boot", "T-shirt/top") go on two lines
+    upright = [name.replace("/", "/\n").replace(" ", "\n") for name in class_names]
+    width = max(len(part) for name in upright for part in name.split("\n"))
+    fig = _figure(figsize=(1.6 + max(0.55, 0.09 * width) * n, 1.2 + 0.5 * n), layout="constrained")
     ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(n), class_names, rotation=45, ha="right")
+    ax.set_xticks(range(n), upright, rotation=0, fontsize=9)
     ax.set_yticks(range(n), class_names)
     ax.set(xlabel="predicted", ylabel="true", title="confusion matrix (test set)")
     threshold = matrix.max() / 2
@@ -78,4 +100,8 @@ def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: str | o
         for j in range(n):
             ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8,
                     color="white" if matrix[i, j] > threshold else "black")
-    return _save(fig, path)
+    return fig
+
+
+def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: str | os.PathLike) -> str:
+    return _save(confusion_figure(matrix, class_names), path)

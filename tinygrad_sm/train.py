@@ -1,4 +1,5 @@
-"""`tinygrad-sm train`: softmax regression by minibatch SGD, with metrics and figures.
+"""`tinygrad-sm train`: softmax regression or a one-hidden-layer MLP by minibatch SGD, with
+metrics and figures.
 
 The training loop (`train_epoch`) is the engine's fast path: ops build the graph, `backward()`
 runs without a trace, SGD gives each parameter a new array p − lr·∂L/∂p (not an in-place
@@ -28,6 +29,7 @@ from .optim import SGD
 from .tensor import Tensor
 
 DIGIT_NAMES = tuple(str(k) for k in range(10))
+MODELS = ("softmax", "mlp")
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,20 @@ class Diverged(FloatingPointError):
         return f"{self.what} at {epoch}batch {self.batch} of {self.batches}"
 
 
-def train_epoch(model: nn.SoftmaxRegression, optimizer: SGD, X: np.ndarray, y: np.ndarray,
+def build_model(name: str, num_inputs: int, num_classes: int, hidden: int = 256,
+                seed: int | None = 0) -> nn.Module:
+    """softmax: O = XW + b. mlp: O = ReLU(XW1 + b1)W2 + b2 (Dive into Deep Learning §4.2).
+
+    Weights N(0, 0.01²) drawn from `seed`, biases 0.
+    """
+    if name == "softmax":
+        return nn.SoftmaxRegression(num_inputs, num_classes, seed=seed)
+    if name == "mlp":
+        return nn.mlp(num_inputs, hidden, num_classes, seed=seed)
+    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+
+
+def train_epoch(model: nn.Module, optimizer: SGD, X: np.ndarray, y: np.ndarray,
                 batch_size: int, rng: np.random.Generator,
                 on_batch: Callable[[], None] | None = None) -> tuple[float, float]:
     """One pass over (X, y) in shuffled minibatches; returns (mean loss, accuracy).
@@ -109,13 +124,13 @@ def train_epoch(model: nn.SoftmaxRegression, optimizer: SGD, X: np.ndarray, y: n
     return total_loss / len(y), correct / len(y)
 
 
-def predict(model: nn.SoftmaxRegression, X: np.ndarray) -> np.ndarray:
+def predict(model: nn.Module, X: np.ndarray) -> np.ndarray:
     """Predicted class of each row of X (int64), without building a graph."""
     with no_grad():
         return model(Tensor(X, name="X")).data.argmax(axis=1)
 
 
-def accuracy(model: nn.SoftmaxRegression, X: np.ndarray, y: np.ndarray) -> float:
+def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(predict(model, X) == y))
 
 
@@ -138,9 +153,11 @@ def fit(split: Split, epochs: int, lr: float, batch_size: int, seed: int = 0,
         num_classes: int | None = None,
         on_epoch_start: Callable[[int, int], Callable[[], None] | None] | None = None,
         on_epoch_end: Callable[[int, History], None] | None = None,
-        model: nn.SoftmaxRegression | None = None, history: History | None = None,
-        ) -> tuple[nn.SoftmaxRegression, History]:
-    """Train a fresh SoftmaxRegression (initialised and shuffled from `seed`) on split.
+        model: nn.Module | None = None, history: History | None = None,
+        model_name: str = "softmax", hidden: int = 256,
+        ) -> tuple[nn.Module, History]:
+    """Train `model`, or a fresh one (`build_model(model_name)`; initialised and shuffled from
+    `seed`), on split.
 
     num_classes defaults to the largest label + 1 (give it when a class may be absent).
     Pass `model` and `history` to keep hold of them when training stops early (Ctrl-C, or
@@ -150,7 +167,8 @@ def fit(split: Split, epochs: int, lr: float, batch_size: int, seed: int = 0,
     on_epoch_end(epoch, history) sees the history so far (to print a line).
     """
     if model is None:
-        model = nn.SoftmaxRegression(split.num_features, num_classes or split.num_classes, seed=seed)
+        model = build_model(model_name, split.num_features, num_classes or split.num_classes,
+                            hidden, seed)
     optimizer = SGD(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     history = History() if history is None else history
@@ -175,21 +193,28 @@ def fit(split: Split, epochs: int, lr: float, batch_size: int, seed: int = 0,
 
 # ---- one step drawn ----
 
-def write_step_diagrams(model: nn.SoftmaxRegression, X: np.ndarray, y: np.ndarray,
+def first_layer_gradient(model: nn.Module, split: Split, rows: int = 256) -> np.ndarray:
+    """∂L/∂W1 of the trained model on the first `rows` training examples (the model is copied)."""
+    probe = copy.deepcopy(model)
+    probe.zero_grad()
+    nn.cross_entropy(probe(Tensor(split.X_train[:rows], name="X")), split.y_train[:rows]).backward()
+    return probe.named_parameters()["W1"].grad
+
+
+def write_step_diagrams(model: nn.Module, X: np.ndarray, y: np.ndarray,
                         out: Path) -> dict[str, Path]:
     """graph.svg and backprop.html for one training step of `model` on the batch (X, y).
 
-    The step runs on a copy of the model with its own W and b (no gradients yet), so the model
-    itself is left as it was.
+    The step runs on a deep copy of the model without gradients, so the model itself is left as
+    it was. The path to the first parameter (W, or W1 of an MLP) is highlighted.
     """
     from . import viz  # diagrams are optional for training; imported only here
 
-    step_model = copy.copy(model)
-    step_model.W = Tensor(model.W.data.copy(), requires_grad=True, name="W")
-    step_model.b = Tensor(model.b.data.copy(), requires_grad=True, name="b")
+    step_model = copy.deepcopy(model)
+    step_model.zero_grad()
     loss = nn.cross_entropy(step_model(Tensor(X, name="X")), y)
     trace = loss.backward(trace=True)
-    graph = viz.draw(loss, trace=trace, highlight=step_model.W)
+    graph = viz.draw(loss, trace=trace, highlight=step_model.parameters()[0])
     svg = Path(viz.render(graph, out / "graph.svg"))
     html = Path(trace.save_html(str(out / "backprop.html")))
     return {"graph.svg": svg, "graph.gv": svg.with_suffix(".gv"), "backprop.html": html}
@@ -251,7 +276,8 @@ def _console():
 
 def train_command(data: str = "digits", data_dir: str | None = None, epochs: int | None = None,
                   lr: float | None = None, batch_size: int | None = None, seed: int = 0,
-                  out: str | os.PathLike = "out") -> int:
+                  out: str | os.PathLike = "out", model_name: str = "softmax",
+                  hidden: int = 256) -> int:
     """`tinygrad-sm train`: load the data, train, write metrics.json and the figures to `out`.
 
     None takes the data set's default. Returns the exit status: 0 done; 1 an error or a
@@ -260,16 +286,20 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
     """
     if data not in DATASETS:
         return _fail(f"unknown data set {data!r}; choose one of {', '.join(DATASETS)}")
+    if model_name not in MODELS:
+        return _fail(f"unknown model {model_name!r}; choose one of {', '.join(MODELS)}")
     spec = DATASETS[data]
     epochs = spec.epochs if epochs is None else epochs
     lr = spec.lr if lr is None else lr
     batch_size = spec.batch_size if batch_size is None else batch_size
-    for name, value, least in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("seed", seed, 0)):
+    for name, value, least in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("seed", seed, 0),
+                               ("hidden", hidden, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ValueError(f"train_command: {name} must be a whole number ≥ {least}, got {value!r}")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"train_command: lr must be a positive finite number, got {lr!r}")
-    settings = {"data": data, "data_dir": data_dir, "epochs": epochs, "lr": lr,
+    settings = {"data": data, "data_dir": data_dir, "model": model_name,
+                "hidden": hidden if model_name == "mlp" else None, "epochs": epochs, "lr": lr,
                 "batch_size": batch_size, "seed": seed}
     out = Path(out)
 
@@ -289,7 +319,7 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
         return _fail(f"cannot write to the output folder {out}: {e.strerror or e}")
 
     console = _console()
-    model = nn.SoftmaxRegression(split.num_features, len(spec.class_names), seed=seed)
+    model = build_model(model_name, split.num_features, len(spec.class_names), hidden, seed)
     history = History()
     position = {"epoch": 0, "batches_done": 0, "batches": 0}  # kept up to date while training
     stopped: str | None = None  # "diverged", "interrupted" or "stdout closed"
@@ -297,7 +327,9 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
     try:
         console.print(f"[bold]{data}[/]: {len(split.y_train)} training and {len(split.y_test)} "
                       f"test examples, {split.num_features} pixels, {split.num_classes} classes")
-        console.print(f"softmax regression, SGD lr {lr}, batch {batch_size}, {epochs} epochs, "
+        described = ("softmax regression" if model_name == "softmax" else
+                     f"MLP ({split.num_features} → {hidden} ReLU → {len(spec.class_names)})")
+        console.print(f"{described}, SGD lr {lr}, batch {batch_size}, {epochs} epochs, "
                       f"seed {seed}")
         with np.errstate(all="ignore"):  # a diverging run is reported once, below
             _fit_with_progress(console, split, epochs, lr, batch_size, seed, model, history,
@@ -329,7 +361,8 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
             **position, "reason": str(diverged.what) if diverged else stopped},
     }
     try:
-        written, diagram_error = _write_outputs(out, metrics, model, history, split, spec, seed)
+        written, diagram_error = _write_outputs(out, metrics, model, history, split, spec, seed,
+                                                model_name, hidden)
     except OSError as e:
         return _fail(f"cannot write to {out}: {e.strerror or e}")
 
@@ -353,7 +386,7 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
 
 
 def _fit_with_progress(console, split: Split, epochs: int, lr: float, batch_size: int, seed: int,
-                       model: nn.SoftmaxRegression, history: History,
+                       model: nn.Module, history: History,
                        position: dict[str, int]) -> None:
     """`fit` with a progress bar per epoch (on a terminal) and one line after each epoch."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -396,8 +429,9 @@ def _place(position: dict[str, int], epochs: int) -> str:
     return f"at epoch {epoch}/{epochs}, batch {done + 1} of {batches}"
 
 
-def _write_outputs(out: Path, metrics: dict, model: nn.SoftmaxRegression, history: History,
-                   split: Split, spec: DataSpec, seed: int) -> tuple[dict[str, str], str | None]:
+def _write_outputs(out: Path, metrics: dict, model: nn.Module, history: History,
+                   split: Split, spec: DataSpec, seed: int, model_name: str = "softmax",
+                   hidden: int = 256) -> tuple[dict[str, str], str | None]:
     """metrics.json first, then the figures that make sense for how the run ended: none of
     the weights when they diverged, no step diagrams when the run was stopped."""
     from . import plots  # matplotlib loads only once training is done
@@ -411,8 +445,14 @@ def _write_outputs(out: Path, metrics: dict, model: nn.SoftmaxRegression, histor
     if metrics["diverged"]:
         return written, None
     num_classes = len(spec.class_names)
-    plots.plot_weights(model.W.data, spec.image_shape, spec.class_names, out / "weights.png")
-    written["weights.png"] = "each class's column of W as an image"
+    if model_name == "softmax":
+        plots.plot_weights(model.W.data, spec.image_shape, spec.class_names, out / "weights.png")
+        written["weights.png"] = "each class's column of W as an image"
+    else:
+        W1 = model.named_parameters()["W1"]
+        plots.plot_first_layer(W1.data, first_layer_gradient(model, split), spec.image_shape,
+                               out / "weights.png")
+        written["weights.png"] = "W1 and ∂L/∂W1 of five hidden units, as images"
     predictions = predict(model, split.X_test)
     plots.plot_confusion(confusion_matrix(split.y_test, predictions, num_classes),
                          spec.class_names, out / "confusion.png")
@@ -420,12 +460,13 @@ def _write_outputs(out: Path, metrics: dict, model: nn.SoftmaxRegression, histor
     if metrics["interrupted"]:
         return written, None
     # one step on four training examples, from the same starting weights as the run
-    start_model = nn.SoftmaxRegression(split.num_features, num_classes, seed=seed)
+    start_model = build_model(model_name, split.num_features, num_classes, hidden, seed)
     try:
         write_step_diagrams(start_model, split.X_train[:4], split.y_train[:4], out)
     except RuntimeError as e:  # no Graphviz renderer: everything else is still useful
         return written, str(e)
-    written["graph.svg"] = "one training step on 4 examples, the path to ∂L/∂W in red"
+    first = start_model.parameters()[0].name
+    written["graph.svg"] = f"one training step on 4 examples, the path to ∂L/∂{first} in red"
     written["graph.gv"] = "its DOT source"
     written["backprop.html"] = "that backward pass, step by step, in a browser"
     return written, None
