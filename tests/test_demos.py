@@ -248,3 +248,5 @@ def test_make_pictures(tmp_path):
         pytest.skip("Chromium is not installed: stepper.png not checked")
     assert "stepper.png" in written
     assert_png(tmp_path / "stepper.png")
+    assert "notebook.png" in written                  # the tour notebook's inline stepper
+    assert_png(tmp_path / "notebook.png")
