@@ -78,6 +78,12 @@ def test_a_step_shows_its_panel_and_a_tensor_its_value_and_gradient():
     assert "(64, 10)" in card and "<td>" not in card and "639" in card   # a summary, not 640 cells
 
 
+def test_names_show_literally_in_html():
+    odd = Tensor([1.0, 2.0], name="a\n<script>")
+    card = odd._repr_html_()
+    assert "<b>a\\n&lt;script&gt;</b>" in card and "<script>" not in card
+
+
 def test_markdown_fallbacks_give_the_rules_and_numbers():
     trace, model, _ = readme_trace()
     table = trace._repr_markdown_()

@@ -17,6 +17,7 @@ import numpy as np
 
 from .formatting import format_value, shape_text
 from .page import asset, matrix_html, panel_html, stepper_html
+from .tracing import printable
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -66,9 +67,13 @@ def _values_html(a: np.ndarray, title: str) -> str:
     return matrix_html(a)
 
 
+def _name(t: Tensor) -> str:
+    return printable(t.name) if t.name else "tensor"   # a newline in a name shows as \n
+
+
 def tensor_html(t: Tensor) -> str:
     """Name, shape, kind, value and gradient of a tensor."""
-    name = t.name or "tensor"
+    name = _name(t)
     head = (f"<p><b>{_esc(name)}</b> {shape_text(t.shape)} {_esc(str(t.dtype))}, "
             f"{_esc(_kind(t))}</p>")
     figures = [f"<figure><figcaption>value</figcaption>{_values_html(t.data, name)}</figure>"]
@@ -121,7 +126,7 @@ def step_markdown(step: Step) -> str:
 
 
 def tensor_markdown(t: Tensor) -> str:
-    name = t.name or "tensor"
+    name = _name(t)
     parts = [f"**{name}** {shape_text(t.shape)} {t.dtype}, {_kind(t)}", _code(format_value(t.data))]
     if t.grad is not None:
         parts += [f"∂L/∂{name} (.grad):", _code(format_value(t.grad))]
