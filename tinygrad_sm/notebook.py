@@ -43,8 +43,7 @@ def trace_html(trace: BackwardTrace, prefix: str | None = None) -> str:
         return f"<p>{_esc(repr(trace))}: no steps to show (the root was not made by an op)</p>"
     stepper = stepper_html(trace, prefix=prefix or new_prefix(), standalone=False)
     stepper = stepper.replace('<div class="tg-stepper"', '<div class="tg-stepper tg-inline"', 1)
-    # the script finds its stepper from document.currentScript too: a notebook may run it before
-    # the output is attached to the page
+    # each output carries the script: it starts every stepper on the page not started yet
     return f'<div class="tg-output">{_style()}{stepper}<script>{asset("stepper.js")}</script></div>'
 
 

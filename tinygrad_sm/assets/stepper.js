@@ -68,8 +68,5 @@
       show(0);
     }
   }
-  // a notebook may run this before its output is attached to the page: start from the script too
-  const here = document.currentScript && document.currentScript.parentNode;
-  if (here) here.querySelectorAll(".tg-stepper").forEach(init);
   document.querySelectorAll(".tg-stepper").forEach(init);
 })();
