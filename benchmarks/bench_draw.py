@@ -1,5 +1,6 @@
 """Time drawing and rendering: the softmax-regression graph at batch 256, and graphs large
-enough to show how each display scales, against the targets of issue 8.
+enough to show how each display scales, against the targets of issues 8 and 9 (the training
+job's backprop.html for digits and Fashion-MNIST, with ∂L/∂W as per-class images).
 
     python benchmarks/bench_draw.py [--features 784] [--classes 10] [--repeat 5]
 
@@ -57,7 +58,7 @@ def main() -> None:
     for name, seconds in results.items():
         print(f"  {name:24s} {seconds * 1000:8.1f} ms")
     print("scaling (target in brackets):")
-    for name, value, target, unit in scaling_targets():
+    for name, value, target, unit in scaling_targets() + real_size_targets():
         verdict = "ok" if value < target else "MISSED"
         print(f"  {name:52s} {value:8.2f} {unit:3s} (< {target:g} {unit}) {verdict}")
 
@@ -105,6 +106,33 @@ def scaling_targets() -> list[tuple[str, float, float, str]]:
             ("  its size", size, 5, "MB"),
             ("str(trace) of a 2 000-step chain", text, 0.5, "s"),
             ("accumulated(): time at 20 000 steps / at 10 000", ratio, 3, "×")]
+
+
+def real_size_targets() -> list[tuple[str, float, float, str]]:
+    """backprop.html as `tinygrad-sm train` writes it: one example per class, images drawn.
+    The time is the median of 3 runs of trace.save_html (diagram, pictures, panels, file)."""
+    from tinygrad_sm.data import DataError, load_digits, load_fashion_mnist
+    from tinygrad_sm.train import one_per_class
+
+    found = []
+    for name, load, shape, (max_s, max_mb) in (("digits", load_digits, (8, 8), (2, 5)),
+                                                ("Fashion-MNIST", load_fashion_mnist, (28, 28), (5, 10))):
+        try:
+            split = load()
+        except DataError as e:
+            print(f"  (skipped {name}: {e})")
+            continue
+        batch = one_per_class(split.y_train, 10)
+        model = nn.SoftmaxRegression(split.num_features, 10, seed=0)
+        L = nn.cross_entropy(model(Tensor(split.X_train[batch], name="X")), split.y_train[batch])
+        trace = L.backward(trace=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            page = os.path.join(tmp, "backprop.html")
+            times = sorted(seconds(lambda: trace.save_html(page, image_shape=shape)) for _ in range(3))
+            size = os.path.getsize(page) / 1e6
+        found += [(f"backprop.html of the {name} job ({len(batch)} examples)", times[1], max_s, "s"),
+                  ("  its size", size, max_mb, "MB")]
+    return found
 
 
 if __name__ == "__main__":

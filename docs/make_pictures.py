@@ -2,10 +2,13 @@
 
     python docs/make_pictures.py [--out docs]
 
-- grad_W_graph.svg: the softmax-regression graph with the path L → o → XW → W highlighted
+- train_step_digits.svg: one training step of softmax regression on the bundled digits, as
+  `tinygrad-sm train` draws it (one example per class; X, W and ∂L/∂W as 8×8 images);
+- stepper.png: the HTML stepper of that backward pass at the matmul step (∂L/∂W next to
+  Xᵀ(ŷ − y)/n), screenshotted with headless Chromium at 1280×1300 (skipped, with a message,
+  when Chromium is not installed);
+- grad_W_graph.svg: the toy softmax-regression graph with the path L → o → XW → W highlighted
   (demos/gradient_of_W.py);
-- stepper.png: the HTML stepper of that backward pass at the matmul step, screenshotted with
-  headless Chromium (skipped, with a message, when Chromium is not installed);
 - notebook.png: the inline stepper of demos/backprop_tour.ipynb at the matmul step, executed with
   nbclient, exported with nbconvert and screenshotted with headless Chromium (skipped, with a
   message, without Chromium or the notebook tools: pip install -e ".[test]");
@@ -28,7 +31,7 @@ import gradient_of_W  # noqa: E402
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars", "--window-size=1200,480"]  # the page fits; no empty band
+                  "--hide-scrollbars", "--window-size=1280,1300"]  # the diagram and the panel's top
 STEPPER_STEP = 2  # the matmul step: ∂L/∂W = Xᵀ · ∂L/∂XW
 
 
@@ -41,7 +44,7 @@ def find_chromium() -> str | None:
 
 
 def screenshot(html: Path, png: Path, chromium: str, step: int = STEPPER_STEP) -> Path:
-    """A 1200×480 screenshot of the HTML stepper at `#step=k`, by headless Chromium."""
+    """A 1280×1300 screenshot of the HTML stepper at `#step=k`, by headless Chromium."""
     png.unlink(missing_ok=True)  # so that png.exists() below proves Chromium wrote a new one
     with tempfile.TemporaryDirectory() as profile:
         command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
@@ -51,6 +54,19 @@ def screenshot(html: Path, png: Path, chromium: str, step: int = STEPPER_STEP) -
         raise RuntimeError(f"make_pictures: {chromium} could not screenshot {html} "
                            f"(exit code {done.returncode}): {done.stderr.strip()[-500:]}")
     return png
+
+
+def train_step(out: Path) -> None:
+    """graph.svg and backprop.html exactly as `tinygrad-sm train` (digits, seed 0) writes them."""
+    from tinygrad_sm import nn
+    from tinygrad_sm.data import load_digits
+    from tinygrad_sm.train import DATASETS, one_per_class, write_step_diagrams
+
+    split = load_digits()
+    batch = one_per_class(split.y_train, 10)
+    model = nn.SoftmaxRegression(split.num_features, 10, seed=0)
+    write_step_diagrams(model, split.X_train[batch], split.y_train[batch], out,
+                        DATASETS["digits"].image_shape)
 
 
 # shown in the screenshot only: the stepper moved to the matmul step, the cells above it hidden
@@ -93,6 +109,10 @@ def make_pictures(out_dir: Path, quick: bool = False) -> list[Path]:
     written = []
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
+        digits = scratch / "digits"
+        digits.mkdir()
+        train_step(digits)
+        written.append(Path(shutil.copy(digits / "graph.svg", out_dir / "train_step_digits.svg")))
         gradient_of_W.run(scratch / "gradient_of_W", quick=quick)
         written.append(Path(shutil.copy(scratch / "gradient_of_W" / "grad_W_graph.svg",
                                         out_dir / "grad_W_graph.svg")))
@@ -101,7 +121,7 @@ def make_pictures(out_dir: Path, quick: bool = False) -> list[Path]:
             print("make_pictures: Chromium not found; stepper.png not regenerated "
                   "(apt-get install chromium)", file=sys.stderr)
         else:
-            written.append(screenshot(scratch / "gradient_of_W" / "backprop.html",
+            written.append(screenshot(digits / "backprop.html",
                                       out_dir / "stepper.png", chromium))
             try:
                 import nbclient, nbconvert  # noqa: F401  (the test extra)

@@ -241,7 +241,8 @@ def test_make_pictures(tmp_path):
     """docs/make_pictures.py regenerates the README pictures (stepper.png only with Chromium)."""
     module = load_make_pictures()
     written = {p.name for p in module.make_pictures(tmp_path, quick=True)}
-    assert {"grad_W_graph.svg", "ce_vs_se.png"} <= written
+    assert {"grad_W_graph.svg", "ce_vs_se.png", "train_step_digits.svg"} <= written
+    assert_svg(tmp_path / "train_step_digits.svg", "10 images of 8×8 (columns)", "∂L/∂W")
     assert_svg(tmp_path / "grad_W_graph.svg", "∂L/∂W = Xᵀ · ∂L/∂XW")
     assert_png(tmp_path / "ce_vs_se.png")
     if module.find_chromium() is None:

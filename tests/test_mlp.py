@@ -66,7 +66,11 @@ def test_train_command_with_the_mlp(tmp_path, capsys):
     assert metrics["final_test_accuracy"] > 0.85
     image = imread(out / "weights.png")
     assert image.shape[1] > image.shape[0] and image[..., :3].std() > 0.02
-    assert "W1" in (out / "graph.gv").read_text(encoding="utf-8")
+    source = (out / "graph.gv").read_text(encoding="utf-8")
+    assert "W1" in source
+    # the 32 hidden units' weights (and their gradient) as 8×8 images; the batch's X too
+    assert source.count("32 images of 8×8 (columns)") == 2 and "10 images of 8×8 (rows)" in source
+    assert "Xᵀ(ŷ − y)/n" not in (out / "backprop.html").read_text(encoding="utf-8")  # not softmax regression
     softmax = json.loads((tmp_path / "s" / "metrics.json").read_text()) if main(
         ["train", "--epochs", "1", "--out", str(tmp_path / "s")]) == 0 else None
     assert softmax["settings"]["model"] == "softmax" and softmax["settings"]["hidden"] is None

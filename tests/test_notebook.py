@@ -75,7 +75,10 @@ def test_a_step_shows_its_panel_and_a_tensor_its_value_and_gradient():
     assert ".grad is None" in fresh._repr_html_()
     big = Tensor(np.arange(640.0).reshape(64, 10), name="big")
     card = big._repr_html_()
-    assert "(64, 10)" in card and "<td>" not in card and "639" in card   # a summary, not 640 cells
+    # large: the real-size heatmap (pictures.py) with its numbers for the pointer readout
+    assert "<b>big</b> (64, 10)" in card and "<td>" not in card
+    assert card.count('<img class="tg-heat"') == 1 and 'data-rows="64" data-cols="10"' in card
+    assert "<script>" in card and "img.tg-heat" in card
 
 
 def test_names_show_literally_in_html():
@@ -129,7 +132,8 @@ def run_notebook(cells: list[str], cwd: Path):
 def executed(tmp_path_factory):
     # a panel and a tensor before the steppers: their .tg-stepper wrappers must not stop the script
     cells = [SETUP + "\nprint(sys.prefix)", "trace[2]", "model.W", "trace", "trace",
-             "text = str(trace)\nprint(len(text))\nprint(text)", "viz.draw(L, highlight=model.W)"]
+             "text = str(trace)\nprint(len(text))\nprint(text)", "viz.draw(L, highlight=model.W)",
+             'Tensor(np.arange(640.0).reshape(64, 10), name="big")']
     return run_notebook(cells, tmp_path_factory.mktemp("kernel"))
 
 
@@ -193,6 +197,13 @@ PROBE = """<script>
   const inner = steppers[0].querySelector(".diagram");
   out.stepper = {svg: inner.querySelector("svg").getBoundingClientRect().width,
                  client: inner.clientWidth, scroll: inner.scrollWidth};
+  const heat = document.querySelector(".tg-tensor img.tg-heat");   // the big tensor's picture
+  if (heat) {
+    const r = heat.getBoundingClientRect(), cell = heat.clientWidth / 10;
+    heat.dispatchEvent(new MouseEvent("mousemove", {bubbles: true, clientX: r.left + 7.5 * cell,
+                                                     clientY: r.top + 3.5 * cell}));
+    out.readout = heat.parentElement.querySelector(".tg-readout").textContent;
+  }
   const pre = document.createElement("pre");
   pre.id = "probe";
   pre.textContent = JSON.stringify(out);
@@ -236,6 +247,7 @@ def test_two_steppers_in_the_exported_notebook_move_independently(executed, tmp_
     assert d["right"] <= d["area"] + 1 and d["scroll"] > d["client"] and abs(d["svg"] - d["scroll"]) < 1
     s = result["stepper"]                                    # the stepper's diagram too
     assert s["scroll"] > s["client"] and abs(s["svg"] - s["scroll"]) < 1
+    assert result["readout"] == "row 3, column 7: 37"        # a tensor's heatmap reads out its cells
 
 
 LIVE = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><script>
@@ -267,6 +279,7 @@ def test_steppers_inserted_as_jupyterlab_does_start_and_move_independently(execu
     result = json.loads(found.group(1))
     assert result["count"] == 2
     assert result["second_once"] == [[2, "step 2 of 3: matmul", 2, 1], [1, "step 1 of 3: add", 1, 1]]
+    assert result["readout"] == "row 3, column 7: 37"
 
 
 # ---- the tour notebook ----

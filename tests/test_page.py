@@ -12,6 +12,7 @@ import pytest
 
 import tinygrad_sm.nn as nn
 from tinygrad_sm import Tensor
+from tinygrad_sm.formatting import format_number
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -61,16 +62,19 @@ def test_page_size_and_assets_are_package_files(page):
 
 def test_page_is_self_contained(page):
     text = page[0].read_text(encoding="utf-8")
-    assert not re.search(r"\bsrc=", text) and "<link" not in text and "url(" not in text
+    # pictures are inline (data: URIs); nothing is fetched
+    assert not re.search(r'\bsrc="(?!data:image/png;base64,)', text)
+    assert "<link" not in text and "url(" not in text
     assert not re.search(r'href="(?!#)', text)
     ids = re.findall(r'\bid="([^"]+)"', text)
     assert len(ids) == len(set(ids))           # the inlined frames do not clash
 
 
 def chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    size = [] if any(a.startswith("--window-size") for a in args) else ["--window-size=1400,900"]
+    flags = [*size, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900"]
+             f"--user-data-dir={tmp_path / 'profile'}"]
     return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, timeout=120)
 
 
@@ -164,3 +168,153 @@ def test_gradients_appear_as_the_steps_reach_them(page, tmp_path):
     assert states[0] == {"L": "known", "o": "known", "b": "unknown", "W": "unknown"}
     assert states[1] == {"L": "known", "o": "known", "b": "known", "W": "unknown"}
     assert states[2] == {"L": "known", "o": "known", "b": "known", "W": "known"}
+
+
+# ---- at real size: the digits job's page (10 examples × 64 pixels × 10 classes) ----
+
+@pytest.fixture(scope="module")
+def digits_page(tmp_path_factory) -> tuple[Path, object, object]:
+    from tinygrad_sm.data import load_digits
+    from tinygrad_sm.train import one_per_class
+    split = load_digits()
+    batch = one_per_class(split.y_train, 10)
+    model = nn.SoftmaxRegression(64, 10, seed=0)
+    L = nn.cross_entropy(model(Tensor(split.X_train[batch], name="X")), split.y_train[batch])
+    trace = L.backward(trace=True)
+    path = tmp_path_factory.mktemp("digits") / "backprop.html"
+    trace.save_html(str(path), image_shape=(8, 8))
+    return path, trace, model
+
+
+def test_real_size_page_shows_gradients_as_pictures_and_the_closed_form(digits_page):
+    path, trace, model = digits_page
+    text = path.read_text(encoding="utf-8")
+    assert len(text) < 5_000_000
+    # ∂L/∂W at the matmul step: 10 images of 8 × 8, next to Xᵀ(ŷ − y)/n, their difference tiny
+    matmul = re.search(r'<section class="panel" data-step="2" hidden>(.*?)</section>', text, re.S).group(1)
+    assert len(re.findall(r'data-kind="columns" [^>]*data-rows="64" data-cols="10"', matmul)) >= 3
+    assert "engine ∂L/∂W" in matmul and "Xᵀ(ŷ − y)/n" in matmul
+    assert float(re.search(r"max \|difference\| = ([-+.e\d]+)", matmul).group(1)) < 1e-6
+    # the cross-entropy step: ŷ, y one-hot and ŷ − y as n × K pictures
+    ce = re.search(r'<section class="panel" data-step="0">(.*?)</section>', text, re.S).group(1)
+    for caption in ("ŷ = softmax(o)", "y (one-hot)", "ŷ − y"):
+        assert f"<figcaption>{caption}</figcaption>" in ce
+
+
+def test_a_graph_that_is_not_softmax_regression_gets_no_closed_form(tmp_path):
+    W = Tensor(np.ones((3, 2)), requires_grad=True, name="W")
+    L = ((Tensor(np.ones((2, 3)), name="X") @ W) * 2.0).sum()
+    path = tmp_path / "p.html"
+    L.backward(trace=True).save_html(str(path))
+    assert "Xᵀ(ŷ − y)/n" not in path.read_text(encoding="utf-8")
+
+
+REAL_SIZE_DRIVER = """<script>
+window.addEventListener("load", () => {
+  const root = document.querySelector(".tg-stepper"), box = root.querySelector(".diagram");
+  const out = {};
+  const opText = () => {
+    const texts = [...root.querySelectorAll("g.op.active text")];
+    return Math.min(...texts.map((t) => t.getBoundingClientRect().height));
+  };
+  const inView = () => {
+    const r = root.querySelector("g.op.active").getBoundingClientRect(), b = box.getBoundingClientRect();
+    return r.left >= b.left && r.right <= b.right && r.top >= b.top && r.bottom <= b.bottom;
+  };
+  const key = (k) => document.dispatchEvent(new KeyboardEvent("keydown", {key: k}));
+  out.zoom0 = root.dataset.zoom; out.text0 = opText(); out.inView0 = inView();
+  out.scroll0 = [box.scrollLeft, box.scrollTop];
+  key("ArrowRight"); key("ArrowRight");
+  out.step = root.dataset.step; out.text2 = opText(); out.inView2 = inView();
+  out.scroll2 = [box.scrollLeft, box.scrollTop];
+  root.querySelector('[data-role="zoom-in"]').click();
+  out.zoomIn = root.dataset.zoom; out.textIn = opText();
+  root.querySelector('[data-role="zoom-fit"]').click();
+  out.zoomFit = root.dataset.zoom;
+  out.fits = box.scrollWidth <= box.clientWidth + 1 && box.scrollHeight <= box.clientHeight + 1;
+  root.querySelector('[data-role="zoom-reset"]').click();
+  out.zoomReset = root.dataset.zoom;
+  // the pointer over ∂L/∂W's picture (panel of step 2), at pixel (ROW, COL) of image CLASS
+  const img = [...root.querySelectorAll('section[data-step="2"] figure.tg-picture')]
+    .find((f) => f.querySelector("figcaption").textContent === "engine ∂L/∂W").querySelector("img");
+  const r = img.getBoundingClientRect(), cell = img.clientWidth / (10 * 9 - 1);
+  img.dispatchEvent(new MouseEvent("mousemove", {bubbles: true,
+    clientX: r.left + img.clientLeft + (CLASS * 9 + COL + 0.5) * cell,
+    clientY: r.top + img.clientTop + (ROW + 0.5) * cell}));
+  const readout = img.parentElement.querySelector(".tg-readout");
+  out.readout = readout.textContent; out.value = readout.dataset.value;
+  // and over the upstream gradient's heatmap (10 × 10), at row 4, column 6
+  const heat = root.querySelector('section[data-step="2"] figure.tg-picture img[data-kind="grid"]');
+  const h = heat.getBoundingClientRect(), c = heat.clientWidth / 10;
+  heat.dispatchEvent(new MouseEvent("mousemove", {bubbles: true,
+    clientX: h.left + heat.clientLeft + 6.5 * c, clientY: h.top + heat.clientTop + 4.5 * c}));
+  const grid = heat.parentElement.querySelector(".tg-readout");
+  out.gridReadout = grid.textContent; out.gridValue = grid.dataset.value;
+  document.body.dataset.result = JSON.stringify(out);
+});
+</script></body>"""
+
+
+@needs_chromium
+def test_real_size_stepper_in_the_browser(digits_page, tmp_path):
+    path, trace, model = digits_page
+    row, col, k = 3, 5, 7                                 # pixel (3, 5) of class 7's image
+    driver = (REAL_SIZE_DRIVER.replace("CLASS", str(k)).replace("ROW", str(row))
+              .replace("COL", str(col)))
+    probe = path.parent / "real_size_probe.html"
+    probe.write_text(path.read_text(encoding="utf-8").replace("</body>", driver), encoding="utf-8")
+    done = chromium("--window-size=1280,800", "--dump-dom", probe.as_uri(), tmp_path=tmp_path)
+    found = re.search(r'data-result="([^"]*)"', done.stdout.decode("utf-8"))
+    assert found, done.stderr.decode()[-2000:]
+    import html as html_module
+    out = json.loads(html_module.unescape(found.group(1)))
+    # 100 % by default, and the active op's text is at least 11 CSS px tall at 1280 × 800
+    assert out["zoom0"] == "1.000" and out["text0"] >= 11 and out["text2"] >= 11
+    # the view follows the active op: it is inside the diagram's box at step 0 and at step 2
+    assert out["step"] == "2" and out["inView0"] and out["inView2"]
+    assert out["scroll0"] != out["scroll2"]
+    # zoom changes the scale; fit makes the whole diagram fit; 1:1 is back to 100 %
+    assert out["zoomIn"] == "1.250" and out["textIn"] == pytest.approx(out["text2"] * 1.25, rel=0.05)
+    assert float(out["zoomFit"]) < 1 and out["fits"] and out["zoomReset"] == "1.000"
+    # the readout under the pointer: ∂L/∂W[row·8 + col, k], the number in the trace
+    feature = row * 8 + col
+    expected = trace.grad_at(model.W, len(trace) - 1).value[feature, k]
+    assert out["value"] == format_number(expected)
+    assert out["readout"].startswith(f"row {feature}, column {k} (pixel {row}, {col} of image {k})")
+    assert out["gridValue"] == format_number(trace[2].grad_output[4, 6])
+    assert out["gridReadout"] == f"row 4, column 6: {format_number(trace[2].grad_output[4, 6])}"
+
+
+MULTI_DRIVER = """<script>
+window.addEventListener("load", () => {
+  const [first, second] = document.querySelectorAll(".tg-stepper");
+  first.querySelector('[data-role="zoom-in"]').click();
+  const box = second.querySelector(".diagram"), r = box.getBoundingClientRect();
+  box.dispatchEvent(new WheelEvent("wheel", {deltaY: -300, ctrlKey: true, bubbles: true, cancelable: true,
+                                             clientX: r.left + 10, clientY: r.top + 10}));
+  first.querySelector('[data-role="next"]').click();
+  document.body.dataset.result = JSON.stringify({
+    zoom: [first.dataset.zoom, second.dataset.zoom], step: [first.dataset.step, second.dataset.step]});
+});
+</script>"""
+
+
+@needs_chromium
+def test_two_steppers_on_one_page_zoom_and_step_on_their_own(digits_page, tmp_path):
+    from tinygrad_sm import page as page_module
+    _, trace, _ = digits_page
+    body = "".join(page_module.stepper_html(trace, prefix=p, standalone=False, image_shape=(8, 8))
+                   for p in ("a-", "b-"))
+    probe = tmp_path / "two.html"
+    probe.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>"
+                     f"{page_module.asset('stepper.css')}</style></head><body>{body}"
+                     f"<script>{page_module.asset('stepper.js')}</script>{MULTI_DRIVER}</body></html>",
+                     encoding="utf-8")
+    done = chromium("--window-size=1280,800", "--dump-dom", probe.as_uri(), tmp_path=tmp_path)
+    found = re.search(r'data-result="([^"]*)"', done.stdout.decode("utf-8"))
+    assert found, done.stderr.decode()[-2000:]
+    import html as html_module
+    out = json.loads(html_module.unescape(found.group(1)))
+    # the button zoomed the first only, Ctrl+wheel (pinch) zoomed the second only, by e^(300/300)
+    assert out["zoom"][0] == "1.250" and float(out["zoom"][1]) == pytest.approx(np.e, rel=0.01)
+    assert out["step"] == ["1", "0"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -146,7 +147,7 @@ def test_step_diagrams_leave_the_model_untouched(digits, tmp_path):
     grad_b = ((probs - np.eye(10)[digits.y_train[:4]]) / 4).sum(axis=0)
     graph_source = (tmp_path / "graph.gv").read_text(encoding="utf-8")
     assert "(4, 64)" in graph_source and "(64, 10)" in graph_source
-    assert "(10,): min 0, max 0.09" in graph_source                              # b
+    assert "(10,)<br" in graph_source and "min 0, max 0.09<br" in graph_source     # b
     assert f"min {grad_b.min():.4g}, max {grad_b.max():.4g}" in graph_source  # ∂L/∂b
 
 
@@ -189,13 +190,20 @@ def test_command_with_defaults_end_to_end(tmp_path, capsys):
 
     svg = (out / "graph.svg").read_text(encoding="utf-8")
     assert "<svg" in svg and "</svg>" in svg
-    for text in ("matmul", "cross_entropy", "∂L/∂W", "(4, 64)", "(64, 10)"):
+    # one example per class; X, W and ∂L/∂W as images of 8 × 8
+    for text in ("matmul", "cross_entropy", "∂L/∂W", "(10, 64)", "(64, 10)",
+                 "10 images of 8×8 (rows)", "10 images of 8×8 (columns)"):
         assert text in svg, text
     assert "digraph" in (out / "graph.gv").read_text(encoding="utf-8")
     page = (out / "backprop.html").read_text(encoding="utf-8")
     assert page.lstrip().lower().startswith("<!doctype html>")
     assert page.count('<section class="panel"') == 3  # cross_entropy, add, matmul
     assert page.count("<svg") == 1 and "∂L/∂W" in page
+    # the matmul step: the engine's ∂L/∂W next to Xᵀ(ŷ − y)/n, both as 10 images, and they agree
+    assert "engine ∂L/∂W" in page and "Xᵀ(ŷ − y)/n" in page
+    assert len(re.findall(r'data-kind="columns" [^>]*data-rows="64" data-cols="10"', page)) >= 3
+    difference = float(re.search(r"max \|difference\| = ([-+.e\d]+)", page).group(1))
+    assert difference < 1e-6
 
 
 def test_command_on_a_small_mnist_folder(tmp_path, capsys):
@@ -210,7 +218,8 @@ def test_command_on_a_small_mnist_folder(tmp_path, capsys):
     assert metrics["data"]["num_features"] == 784 and metrics["data"]["test_size"] == 20
     assert metrics["final_test_accuracy"] == 1.0  # one bright row per class: easy
     check_png(out / "weights.png")
-    assert "(4, 784)" in (out / "graph.svg").read_text(encoding="utf-8")
+    svg = (out / "graph.svg").read_text(encoding="utf-8")
+    assert "(10, 784)" in svg and "10 images of 28×28 (columns)" in svg
 
 
 @pytest.mark.parametrize("option, message", [

@@ -18,7 +18,7 @@ import pytest
 
 import tinygrad_sm.nn as nn
 from tinygrad_sm import Tensor, viz
-from tinygrad_sm.formatting import format_value
+from tinygrad_sm.formatting import format_number, format_value
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -191,13 +191,19 @@ def test_unnamed_tensors_get_labels_and_odd_names_are_escaped():
     ET.fromstring(svg)
 
 
-def test_big_tensors_are_summarised():
-    L, _, _ = regression(batch=256, features=20, classes=4)
+def test_big_tensors_are_heatmaps_with_bound_and_exact_min_max():
+    L, _, X = regression(batch=256, features=20, classes=4)
     L.backward()
     source = viz.draw(L).source
-    # min and max, no mean (a gradient's mean is mostly rounding noise on an exact zero)
-    assert "(256, 20): min" in node_of(source, "X")[1] and "mean" not in node_of(source, "X")[1]
-    assert len(source) < 20_000
+    label = node_of(source, "X")[1]
+    # no mean (a gradient's mean is mostly rounding noise on an exact zero); exact min and max
+    assert "mean" not in label
+    assert f"min {format_number(X.data.min())}, max {format_number(X.data.max())}" in label
+    assert f"colour scale ±{format_number(np.abs(X.data).max())}" in label
+    # 256 × 20 drawn as averages of blocks of 7 rows × 1 column: ceil(256/7) × 20 coloured cells
+    assert "downsampled 7×1 (block averages)" in label
+    assert label.count("bgcolor=\"#") - label.count('bgcolor="#eceff1"') == 37 * 20
+    assert len(source) < 120_000
 
 
 @pytest.mark.parametrize("kind", ["plain", "highlight", "step2"])

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .formatting import format_value, shape_text
+from .formatting import format_value, is_small, shape_text
 from .page import asset, matrix_html, panel_html, stepper_html
 from .tracing import printable
 
@@ -51,8 +51,7 @@ def step_html(step: Step) -> str:
     """One step's panel: the rule in the graph's names, the numbers, each contribution."""
     if step.trace is None:
         return f"<p>{_esc(repr(step))}</p>"
-    return (f'<div class="tg-output">{_style()}<div class="tg-stepper tg-inline tg-panel">'
-            f"{panel_html(step.trace.view(step.index))}</div></div>")
+    return _card("tg-panel", panel_html(step.trace.view(step.index)))
 
 
 def _kind(t: Tensor) -> str:
@@ -61,9 +60,20 @@ def _kind(t: Tensor) -> str:
     return "parameter" if t.requires_grad else "data"
 
 
-def _values_html(a: np.ndarray, title: str) -> str:
-    """Small arrays in full; large ones as a picture of the real size (for now: shape, min/max)."""
-    return matrix_html(a)
+def _card(kind: str, body: str) -> str:
+    """A panel or a tensor in the stepper's style; with the script when it has pictures (their
+    pointer readout)."""
+    script = f"<script>{asset('stepper.js')}</script>" if 'class="tg-heat"' in body else ""
+    return (f'<div class="tg-output">{_style()}<div class="tg-stepper tg-inline {kind}">{body}</div>'
+            f"{script}</div>")
+
+
+def _figure(caption: str, a: np.ndarray) -> str:
+    """Small arrays in full; large ones as a heatmap at their real size (pictures.py, via
+    matrix_html), which is a captioned figure already."""
+    if is_small(a):
+        return f"<figure><figcaption>{_esc(caption)}</figcaption>{matrix_html(a)}</figure>"
+    return matrix_html(a, caption)
 
 
 def _name(t: Tensor) -> str:
@@ -75,14 +85,12 @@ def tensor_html(t: Tensor) -> str:
     name = _name(t)
     head = (f"<p><b>{_esc(name)}</b> {shape_text(t.shape)} {_esc(str(t.dtype))}, "
             f"{_esc(_kind(t))}</p>")
-    figures = [f"<figure><figcaption>value</figcaption>{_values_html(t.data, name)}</figure>"]
+    figures = [_figure(f"{name} (value)", t.data)]
     if t.grad is not None:
-        figures.append(f"<figure><figcaption>gradient ∂L/∂{_esc(name)} (.grad)</figcaption>"
-                       f"{_values_html(t.grad, f'∂L/∂{name}')}</figure>")
+        figures.append(_figure(f"∂L/∂{name} (.grad)", t.grad))
     note = ('<p class="note">.grad is None (no backward has reached it yet)</p>'
             if t.grad is None and t.requires_grad else "")
-    return (f'<div class="tg-output">{_style()}<div class="tg-stepper tg-inline tg-tensor">'
-            f'{head}<div class="numbers">{"".join(figures)}</div>{note}</div></div>')
+    return _card("tg-tensor", f'{head}<div class="numbers">{"".join(figures)}</div>{note}')
 
 
 # ---- Markdown: for frontends that show no HTML ----

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import viz
-from .formatting import is_small, matrix_rows, shape_text, summary
+from . import pictures, viz
+from .formatting import format_number, is_small, matrix_rows, shape_text
 
 if TYPE_CHECKING:
     from .tracing import BackwardTrace, EdgeView, StepView
+
 
 _esc = html.escape
 
@@ -29,47 +30,116 @@ def asset(name: str) -> str:
     return resources.files("tinygrad_sm").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def matrix_html(a: np.ndarray) -> str:
-    """A small array as an HTML table; a big one as its shape and min/max."""
+def matrix_html(a: np.ndarray, title: str = "", image_shape: tuple[int, int] | None = None) -> str:
+    """A small array as an HTML table; a big one as a picture at full resolution (per-class
+    images when an axis holds image_shape's pixels) with a pointer readout."""
     a = np.asarray(a)
-    if not is_small(a):
-        return f'<p class="note">shape {shape_text(a.shape)}: {_esc(summary(a))}</p>'
+    if not is_small(a) and a.dtype.kind in "biuf":
+        if image_shape is not None and pictures.as_images(a, image_shape) is not None:
+            return pictures.class_images_html(a, title, image_shape)
+        return pictures.heatmap_html(a, title)
     rows = "".join("<tr>" + "".join(f"<td>{_esc(x)}</td>" for x in row) + "</tr>"
                    for row in matrix_rows(a))
     return f'<table class="matrix">{rows}</table>'
 
 
-def _figure(caption: str, value: object) -> str:
-    return f"<figure><figcaption>{_esc(caption)}</figcaption>{matrix_html(np.asarray(value))}</figure>"
+def _figure(caption: str, value: object, image_shape: tuple[int, int] | None) -> str:
+    a = np.asarray(value)
+    if not is_small(a):
+        return matrix_html(a, caption, image_shape)  # a <figure> with its own caption
+    return f"<figure><figcaption>{_esc(caption)}</figcaption>{matrix_html(a)}</figure>"
 
 
-def _edge_html(edge: EdgeView) -> str:
+def _edge_html(edge: EdgeView, image_shape: tuple[int, int] | None) -> str:
     if edge.contribution is None:
         return f'<p class="note">{_esc(edge.name)}: no gradient needed (it does not require grad)</p>'
-    numbers = [_figure(symbol, value) for symbol, value in edge.operands]
-    numbers.append(_figure(edge.title, edge.contribution))
+    numbers = [_figure(symbol, value, image_shape) for symbol, value in edge.operands]
+    numbers.append(_figure(edge.title, edge.contribution, image_shape))
     parts = [f'<p class="rule">{_esc(edge.rule)}</p>',
              f'<div class="numbers">{"".join(numbers)}</div>']
     if edge.summed_note:
         parts += [f'<p class="note">{_esc(edge.summed_note)}: the sum of the local gradient</p>',
-                  matrix_html(edge.local_grad)]
+                  matrix_html(edge.local_grad, f"local gradient {shape_text(np.shape(edge.local_grad))}",
+                              image_shape)]
     if edge.terms > 1:
         after = edge.after
         state = ("the whole gradient" if after.complete
                  else f"{after.terms_known} of {after.terms} terms so far")
         parts.append(f'<p class="note">∂L/∂{_esc(edge.name)} after this step ({state}):</p>')
-        parts.append(matrix_html(after.value))
+        parts.append(matrix_html(after.value, f"∂L/∂{edge.name}", image_shape))
     return "".join(parts)
 
 
-def panel_html(view: StepView, hidden: bool = False) -> str:
-    """The numbers of one step: its upstream gradient, then each input's rule and contribution."""
+def panel_html(view: StepView, hidden: bool = False, image_shape: tuple[int, int] | None = None,
+               extra: str = "") -> str:
+    """The numbers of one step: its upstream gradient, then each input's rule and contribution
+    (extra: more HTML at the end, e.g. the closed-form check)."""
+    upstream = f"∂L/∂{view.output_name}"
     head = (f"<h2>Step {view.index}: {_esc(view.op)}</h2><p>forward: {_esc(view.formula)}</p>"
-            f'<p class="rule">upstream gradient ∂L/∂{_esc(view.output_name)} '
-            f"{shape_text(view.grad_output.shape)}</p>{matrix_html(view.grad_output)}")
-    groups = [head] + [_edge_html(edge) for edge in view.edges]
+            f'<p class="rule">upstream gradient {_esc(upstream)} '
+            f"{shape_text(view.grad_output.shape)}</p>{matrix_html(view.grad_output, upstream, image_shape)}")
+    groups = [head] + [_edge_html(edge, image_shape) for edge in view.edges]
+    if extra:
+        groups.append(extra)
     body = "".join(f"<div>{group}</div>" for group in groups)
     return f'<section class="panel" data-step="{view.index}"{" hidden" if hidden else ""}>{body}</section>'
+
+
+# ---- softmax regression's closed form, beside the engine's numbers ----
+
+def softmax_regression(trace: BackwardTrace) -> dict | None:
+    """The parts of L = cross_entropy(X @ W + b, y) when trace's graph is softmax regression:
+    the root is made by cross_entropy, whose logits come from an add of (matmul of (X, W), b).
+    Returns the steps and arrays the closed form needs, or None for any other graph."""
+    root = trace.root
+    ce = next((s for s in trace if s.output is root and s.op == "cross_entropy"), None)
+    if ce is None:
+        return None
+    o = ce.inputs[0]
+    if o.op is None or o.op.name != "add":
+        return None
+    xw = o.inputs[0]
+    if xw.op is None or xw.op.name != "matmul":
+        return None
+    X, W = xw.inputs
+    matmul = next((s for s in trace if s.output is xw), None)
+    if matmul is None or not W.requires_grad or X.requires_grad or W.ndim != 2:
+        return None
+    logits, target = (np.asarray(v, dtype=np.float64) for v in (ce.values or (o.data, ce.inputs[1].data)))
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    y_hat = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    raw_target = (ce.values[1] if ce.values else ce.inputs[1].data)
+    if np.asarray(raw_target).dtype.kind in "iu":
+        y = np.eye(logits.shape[1])[np.asarray(raw_target)]
+    else:
+        y = target
+    n = logits.shape[0]
+    x_value = np.asarray(matmul.values[0] if matmul.values else X.data, dtype=np.float64)
+    return {"ce": ce.index, "matmul": matmul.index, "W": W, "n": n, "y_hat": y_hat, "y": y,
+            "closed_form": x_value.T @ (y_hat - y) / n}
+
+
+def _check_html(parts: dict, step: int, trace: BackwardTrace, image_shape: tuple[int, int] | None) -> str:
+    """At the cross-entropy step: ŷ, y and ŷ − y; at the matmul step: ∂L/∂W next to Xᵀ(ŷ − y)/n."""
+    if step == parts["ce"]:
+        n = parts["n"]
+        return (f'<p class="rule">∂L/∂o = (ŷ − y) / n, n = {n}: as pictures</p><div class="numbers">'
+                + pictures.heatmap_html(parts["y_hat"], "ŷ = softmax(o)")
+                + pictures.heatmap_html(parts["y"], "y (one-hot)")
+                + pictures.heatmap_html(parts["y_hat"] - parts["y"], "ŷ − y") + "</div>")
+    if step == parts["matmul"]:
+        W = parts["W"]
+        engine = trace.grad_at(W, len(trace) - 1).value
+        if engine is None:
+            return ""
+        name = trace.label(W)
+        difference = float(np.max(np.abs(np.asarray(engine, dtype=np.float64) - parts["closed_form"])))
+        return (f'<p class="rule">check: the engine\'s ∂L/∂{_esc(name)} and the closed form '
+                f'Xᵀ(ŷ − y)/n</p><div class="numbers check">'
+                + matrix_html(engine, f"engine ∂L/∂{name}", image_shape)
+                + matrix_html(parts["closed_form"], "Xᵀ(ŷ − y)/n", image_shape)
+                + f'</div><p class="note difference">max |difference| = {format_number(difference)}</p>')
+    return ""
 
 
 def _inline_svg(svg: bytes, prefix: str) -> str:
@@ -100,23 +170,29 @@ def frame_data(trace: BackwardTrace) -> dict:
             "ops_names": [step.op for step in trace]}
 
 
-def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True) -> str:
+def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True,
+                 image_shape: tuple[int, int] | None = None) -> str:
     """The stepper element: controls, the diagram, the panels, its data and script.
 
     standalone: the page's own stepper (element ids prev/next/slider/where, ←/→ on the whole
     page, the step in the address as #step=k). Otherwise ids are scoped by prefix and the keys
     work while the stepper has the focus (several steppers on one page, as in a notebook).
+    image_shape=(h, w): tensors with an axis of h·w features are shown as images (see viz.draw).
     """
     if len(trace) == 0:
         raise ValueError("save_html: the trace has no steps (the root was not made by an op)")
-    svg = viz.render_bytes(viz.draw(trace.root, trace=trace), "svg", what="the stepper's diagram")
+    diagram = viz.draw(trace.root, trace=trace, image_shape=image_shape)
+    svg = viz.render_bytes(diagram, "svg", what="the stepper's diagram")
     last = len(trace) - 1
     title = f"Backprop through {trace.label(trace.root)}: {len(trace)} steps"
 
     def control(role: str) -> str:
         return f'id="{role}" data-role="{role}"' if standalone else f'data-role="{role}"'
 
-    panels = "".join(panel_html(trace.view(k), hidden=bool(k)) for k in range(len(trace)))
+    parts = softmax_regression(trace)
+    panels = "".join(panel_html(trace.view(k), bool(k), image_shape,
+                                _check_html(parts, k, trace, image_shape) if parts else "")
+                     for k in range(len(trace)))
     data = json.dumps(frame_data(trace), ensure_ascii=False).replace("</", "<\\/")
     return f"""<div class="tg-stepper" data-prefix="{_esc(prefix)}" data-hash="{int(standalone)}" tabindex="0">
 <header>
@@ -126,6 +202,11 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
 <button {control("next")} title="next step (→)">next ▶</button>
 <output {control("where")}>step 0 of {len(trace)}: {_esc(trace[0].op)}</output>
 <span><kbd>←</kbd> <kbd>→</kbd> keys step</span>
+<span class="zoom"><button data-role="zoom-out" title="zoom out (Ctrl+wheel)">−</button>
+<output data-role="zoom">100%</output>
+<button data-role="zoom-in" title="zoom in (Ctrl+wheel)">+</button>
+<button data-role="zoom-fit" title="fit the whole diagram">fit</button>
+<button data-role="zoom-reset" title="100 %">1:1</button></span>
 </header>
 <main>
 <div class="diagram">{_inline_svg(svg, prefix)}</div>
@@ -135,7 +216,7 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
 </div>"""
 
 
-def page_html(trace: BackwardTrace) -> str:
+def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None) -> str:
     title = f"Backprop through {trace.label(trace.root)}: {len(trace)} steps"
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -146,17 +227,18 @@ def page_html(trace: BackwardTrace) -> str:
 {asset("stepper.css")}</style>
 </head>
 <body data-step="0">
-{stepper_html(trace)}
+{stepper_html(trace, image_shape=image_shape)}
 <script>{asset("stepper.js")}</script>
 </body>
 </html>
 """
 
 
-def save_html(trace: BackwardTrace, path: str | os.PathLike) -> str:
+def save_html(trace: BackwardTrace, path: str | os.PathLike,
+              image_shape: tuple[int, int] | None = None) -> str:
     """Write the stepper page for trace to path and return the path."""
     path = os.fspath(path)
-    text = page_html(trace)
+    text = page_html(trace, image_shape)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path

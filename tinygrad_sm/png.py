@@ -23,7 +23,7 @@ MONO = "Courier"
 
 # every non-ASCII character that op formulas, rule texts and diagram labels use (tests render
 # each one and check that it is a real glyph, not the missing-glyph box)
-GLYPHS = "∂ŷᵀΣ−·⊙²≥…×→←–"
+GLYPHS = "∂ŷᵀΣ−·⊙²≥…×→←–±"
 
 _FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf",
                "DejaVuSans-BoldOblique.ttf", "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf",

@@ -193,6 +193,12 @@ def fit(split: Split, epochs: int, lr: float, batch_size: int, seed: int = 0,
 
 # ---- one step drawn ----
 
+def one_per_class(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """Indices of the first example of each class present in y, in class order: a batch where
+    every column of ∂L/∂W shows its own class's image pulled in (blue) and the others pushed."""
+    return np.array([int(np.argmax(y == k)) for k in range(num_classes) if np.any(y == k)])
+
+
 def first_layer_gradient(model: nn.Module, split: Split, rows: int = 256) -> np.ndarray:
     """∂L/∂W1 of the trained model on the first `rows` training examples (the model is copied)."""
     probe = copy.deepcopy(model)
@@ -202,11 +208,13 @@ def first_layer_gradient(model: nn.Module, split: Split, rows: int = 256) -> np.
 
 
 def write_step_diagrams(model: nn.Module, X: np.ndarray, y: np.ndarray,
-                        out: Path) -> dict[str, Path]:
+                        out: Path, image_shape: tuple[int, int] | None = None) -> dict[str, Path]:
     """graph.svg and backprop.html for one training step of `model` on the batch (X, y).
 
     The step runs on a deep copy of the model without gradients, so the model itself is left as
     it was. The path to the first parameter (W, or W1 of an MLP) is highlighted.
+    image_shape=(h, w): X's rows and the first layer's weights and gradient (one column per
+    class or hidden unit) are drawn as h × w images.
     """
     from . import viz  # diagrams are optional for training; imported only here
 
@@ -214,9 +222,9 @@ def write_step_diagrams(model: nn.Module, X: np.ndarray, y: np.ndarray,
     step_model.zero_grad()
     loss = nn.cross_entropy(step_model(Tensor(X, name="X")), y)
     trace = loss.backward(trace=True)
-    graph = viz.draw(loss, trace=trace, highlight=step_model.parameters()[0])
+    graph = viz.draw(loss, trace=trace, highlight=step_model.parameters()[0], image_shape=image_shape)
     svg = Path(viz.render(graph, out / "graph.svg"))
-    html = Path(trace.save_html(str(out / "backprop.html")))
+    html = Path(trace.save_html(str(out / "backprop.html"), image_shape=image_shape))
     return {"graph.svg": svg, "graph.gv": svg.with_suffix(".gv"), "backprop.html": html}
 
 
@@ -459,14 +467,17 @@ def _write_outputs(out: Path, metrics: dict, model: nn.Module, history: History,
     written["confusion.png"] = "test-set confusion matrix"
     if metrics["interrupted"]:
         return written, None
-    # one step on four training examples, from the same starting weights as the run
+    # one step on one training example per class, from the same starting weights as the run
     start_model = build_model(model_name, split.num_features, num_classes, hidden, seed)
+    batch = one_per_class(split.y_train, num_classes)
     try:
-        write_step_diagrams(start_model, split.X_train[:4], split.y_train[:4], out)
+        write_step_diagrams(start_model, split.X_train[batch], split.y_train[batch], out,
+                            spec.image_shape)
     except RuntimeError as e:  # no Graphviz renderer: everything else is still useful
         return written, str(e)
     first = start_model.parameters()[0].name
-    written["graph.svg"] = f"one training step on 4 examples, the path to ∂L/∂{first} in red"
+    written["graph.svg"] = (f"one training step on {len(batch)} examples (one per class), "
+                            f"the path to ∂L/∂{first} in red")
     written["graph.gv"] = "its DOT source"
     written["backprop.html"] = "that backward pass, step by step, in a browser"
     return written, None

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import graphviz
 import numpy as np
 
-from . import png
-from .formatting import format_value, shape_text
+from . import pictures, png
+from .formatting import format_value, is_small, shape_text
 from .graph import topo_order
 from .tracing import GradAt, graph_labels, node_rules
 
@@ -35,6 +35,8 @@ FORMATS = ("svg", "png")
 INSTALL_HINT = ("install a renderer: `pip install graphviz-pure` (a dot-compatible binary from "
                 "PyPI) or the system Graphviz, e.g. `apt-get install graphviz` / `brew install graphviz`")
 LARGE = 24  # graphs with more op nodes than this get a faster layout (see draw)
+MAX_CELLS = 40     # a heatmap in a node is at most this many cells a side (block means beyond)
+MAX_IMAGE = 14     # per-class images in a node are at most this many cells a side
 
 # colours: parameters warm, data grey, intermediates blue; the highlighted path red
 PARAM = ("#fff3e0", "#e65100")
@@ -179,20 +181,74 @@ def _lines(lines: list[str], color: str | None = None, mono: bool = True) -> str
     return f'<font color="{color}">{body}</font>' if color else body
 
 
+def _cells(rgb: np.ndarray, cell: int) -> str:
+    """An HTML-like table of coloured cells (works with dot and graphviz-pure, SVG and PNG)."""
+    rows = "".join("<tr>" + "".join(f'<td bgcolor="#{r:02x}{g:02x}{b:02x}" width="{cell}" height="{cell}" '
+                                     f'fixedsize="true"></td>' for r, g, b in row.tolist()) + "</tr>"
+                   for row in rgb)
+    return f'<table border="0" cellborder="0" cellspacing="0" cellpadding="0">{rows}</table>'
+
+
+def _picture(a: np.ndarray, image_shape: tuple[int, int] | None) -> tuple[str, list[str]]:
+    """A big array as coloured cells on its own symmetric scale, and the lines said beside it:
+    the bound, exact min/max, NaN/inf, the 2-D view or downsampling when there is one."""
+    a = np.asarray(a)
+    bound = pictures.bound_of(a)
+    found = pictures.as_images(a, image_shape)
+    notes = []
+    if found is not None:
+        images, axis = found
+        images = images.astype(np.float64)
+        small = [pictures.downsample(image, MAX_IMAGE) for image in images]
+        factor = small[0][1]
+        if factor != (1, 1):
+            images = np.stack([image for image, _ in small])
+            notes.append(f"downsampled {factor[0]}×{factor[1]} (block averages)")
+        rgb = pictures.images_rgb(images, bound)
+        notes.insert(0, f"{len(images)} images of {image_shape[0]}×{image_shape[1]} ({axis})")
+    else:
+        a2, view_note = pictures.view_2d(a.astype(np.float64))
+        if view_note:
+            notes.append(view_note)
+        a2, factor = pictures.downsample(a2, MAX_CELLS)
+        if factor != (1, 1):
+            notes.append(f"downsampled {factor[0]}×{factor[1]} (block averages)")
+        rgb = pictures.colours(a2, bound)
+    width = 360 if found is not None else 260
+    cell = max(2, min(10, width // rgb.shape[1], 260 // rgb.shape[0]))
+    lines = [f"{shape_text(a.shape)}", *pictures.describe(a, bound)[1:], *notes]
+    return _cells(rgb, cell), lines
+
+
+def _value_html(a: np.ndarray, image_shape: tuple[int, int] | None, color: str | None = None,
+                heading: str = "", bold: bool = False) -> str:
+    """heading, then a small array as text or a big one as a picture with its scale and
+    min/max (a table: a Graphviz cell holds either text or one table)."""
+    wrap = (lambda text: f"<b>{text}</b>") if bold else (lambda text: text)
+    if is_small(a):
+        return wrap(heading + _lines(format_value(a), color))
+    table, lines = _picture(a, image_shape)
+    rows = [wrap(heading)] if heading else []
+    rows += [table, wrap(_lines(lines, color, mono=False))]
+    body = "".join(f'<tr><td align="left" balign="left">{row}</td></tr>' for row in rows)
+    return f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{body}</table>'
+
+
 def _kind(t: Tensor) -> tuple[str, tuple[str, str]]:
     if t.op is not None:
         return "", INTERMEDIATE
     return ("parameter", PARAM) if t.requires_grad else ("data", DATA)
 
 
-def _tensor_label(t: Tensor, node_id: str, name: str, grad_cell: str, on_path: bool) -> str:
+def _tensor_label(t: Tensor, node_id: str, name: str, grad_cell: str, on_path: bool,
+                  image_shape: tuple[int, int] | None = None) -> str:
     kind, (fill, border) = _kind(t)
     if on_path:
         border = PATH_COLOR
     head = (f"<b>{_esc(name)}</b>  <font point-size=\"9\">{shape_text(t.shape)}"
             f"{'  ' + kind if kind else ''}</font>")
     rows = [f"<tr><td>{head}</td></tr>",
-            f"<tr><td align=\"left\" balign=\"left\">{_lines(format_value(t.data))}</td></tr>"]
+            f"<tr><td align=\"left\" balign=\"left\">{_value_html(t.data, image_shape)}</td></tr>"]
     if grad_cell:  # its own id (with a tooltip, which makes Graphviz keep the id): the page restyles it
         rows.append(f"<tr><td align=\"left\" balign=\"left\" bgcolor=\"white\" id=\"{node_id}_grad\" "
                     f"tooltip=\"{html.escape('∂L/∂' + name)}\">{grad_cell}</td></tr>")
@@ -201,7 +257,8 @@ def _tensor_label(t: Tensor, node_id: str, name: str, grad_cell: str, on_path: b
             f"bgcolor=\"{fill}\" color=\"{border}\">{''.join(rows)}</table>>")
 
 
-def _grad_cell(name: str, known: GradAt | None, emphasis: bool, earlier: bool = False) -> str:
+def _grad_cell(name: str, known: GradAt | None, emphasis: bool, earlier: bool = False,
+               image_shape: tuple[int, int] | None = None) -> str:
     """The gradient part of a tensor node; known=None for data (no gradient row)."""
     if known is None:
         return ""
@@ -214,11 +271,8 @@ def _grad_cell(name: str, known: GradAt | None, emphasis: bool, earlier: bool = 
         heading = f"{title} ="
     else:
         heading = f"{title} so far ({known.terms_known} of {known.terms} terms) ="
-    lines = format_value(known.value)
-    if earlier:
-        lines.append(".grad: + earlier passes (accumulated)")
-    text = _lines([heading], color, mono=False) + _lines(lines, color)
-    return f"<b>{text}</b>" if emphasis else text
+    head = [heading] + ([".grad: + earlier passes (accumulated)"] if earlier else [])
+    return _value_html(known.value, image_shape, color, _lines(head, color, mono=False), emphasis)
 
 
 def _op_label(node: Tensor, labels: dict[int, str], active: bool) -> str:
@@ -252,7 +306,8 @@ def _path_to(root: Tensor, order: list[Tensor], target: Tensor) -> set[int]:
 # ---- drawing ----
 
 def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None = None,
-         highlight: Tensor | None = None, rankdir: str = "LR") -> Diagram:
+         highlight: Tensor | None = None, rankdir: str = "LR",
+         image_shape: tuple[int, int] | None = None) -> Diagram:
     """The graph that produced root, as a Diagram (a graphviz.Digraph).
 
     trace + step=k: frame k of that backward pass (gradients known so far, the active op, the
@@ -260,7 +315,13 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
     the path from root to W in red, with ∂L/∂W shown at W. Graphs of more than LARGE ops keep the
     full rule in each backward edge's tooltip and show only ∂L/∂input beside the edge (the
     stepper's panel has the whole rule), with bounded layout passes: about linear time.
+
+    Arrays bigger than the full-print limit are heatmaps (blue < 0 < red, each on its own scale
+    ±max|a|, printed with the exact min/max). image_shape=(h, w): a tensor with an axis of h·w
+    features is drawn as images instead (W and ∂L/∂W: one per class; X: one per example).
     """
+    if image_shape is not None:
+        image_shape = _checked_image_shape(image_shape)
     if trace is not None and trace.root is not root:
         # the steps would be matched to tensors by identity: another graph's trace gives wrong frames
         raise ValueError("draw: the trace is of another graph (trace.root is not the root being "
@@ -308,8 +369,9 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
             if known.terms == 0 and t is not root:
                 known = None  # needs no gradient in this pass (nothing flows to it)
         earlier = trace is not None and id(t) in trace.earlier_grads
-        grad = _grad_cell(name, known, t is highlight, earlier)
-        graph.node(f"t{i}", _tensor_label(t, f"t{i}", name, grad, id(t) in on_path), shape="plain",
+        grad = _grad_cell(name, known, t is highlight, earlier, image_shape)
+        graph.node(f"t{i}", _tensor_label(t, f"t{i}", name, grad, id(t) in on_path, image_shape),
+                   shape="plain",
                    id=f"t{i}", **{"class": "tensor"})
 
     for i, t in enumerate(order):
@@ -352,6 +414,16 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
                        penwidth="2.5" if edges is not None or highlighted else "1",
                        **{"class": "backward"})
     return graph
+
+
+def _checked_image_shape(image_shape: object) -> tuple[int, int]:
+    try:
+        h, w = (int(n) for n in image_shape)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise TypeError(f"draw: image_shape must be (height, width), got {image_shape!r}") from None
+    if h < 1 or w < 1:
+        raise ValueError(f"draw: image_shape must be positive, got {image_shape!r}")
+    return h, w
 
 
 def _forward_style(on_path: bool) -> dict[str, str]:

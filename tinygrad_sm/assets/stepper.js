@@ -1,7 +1,42 @@
 // The backprop stepper. Every stepper on a page is a .tg-stepper element with its own data;
 // nothing is global, so several steppers (a notebook's outputs) do not interfere.
 (function () {
+  // ---- the pictures' readout: (row, column) of the tensor and its value under the pointer ----
+  function cellAt(img, e) {  // the picture's cell under the pointer, in the tensor's indices
+    const d = img.dataset, r = img.getBoundingClientRect();
+    const cols = Number(d.cols), rows = Number(d.rows), span = Number(d.w) + Number(d.gap);
+    const cellsWide = d.kind === "grid" ? cols : (d.kind === "columns" ? cols : rows) * span - Number(d.gap);
+    const cell = img.clientWidth / cellsWide;  // CSS px per cell, whatever the zoom
+    const x = Math.floor((e.clientX - r.left - img.clientLeft) / cell);
+    const y = Math.floor((e.clientY - r.top - img.clientTop) / cell);
+    if (x < 0 || y < 0) return null;
+    if (d.kind === "grid") return y < rows && x < cols ? { row: y, col: x } : null;
+    const w = Number(d.w), h = Number(d.h);
+    const image = Math.floor(x / span), px = x % span, pixel = y * w + px;
+    if (px >= w || y >= h) return null;
+    const where = ` (pixel ${y}, ${px} of image ${image})`;
+    return d.kind === "columns" ? (image < cols ? { row: pixel, col: image, where } : null)
+                                : (image < rows ? { row: image, col: pixel, where } : null);
+  }
+  function readout(root) {  // every .tg-stepper: a stepper, a step's panel, a tensor
+    if (root.dataset.readout) return;
+    root.dataset.readout = "1";
+    root.querySelectorAll("img.tg-heat").forEach((img) => {
+      const out = img.parentElement.querySelector(".tg-readout");
+      let values = null;
+      img.addEventListener("mousemove", (e) => {
+        values = values || JSON.parse(img.dataset.values);
+        const at = cellAt(img, e);
+        if (!at) { out.textContent = "point at a cell"; return; }
+        const value = values[at.row * Number(img.dataset.cols) + at.col];
+        out.textContent = `row ${at.row}, column ${at.col}${at.where || ""}: ${value}`;
+        out.dataset.row = at.row; out.dataset.col = at.col; out.dataset.value = value;
+      });
+    });
+  }
+
   function init(root) {
+    readout(root);
     const frames = root.querySelector("script.tg-frames");
     if (root.dataset.ready || !frames) return;  // done already, or a panel alone (no stepper)
     root.dataset.ready = "1";
@@ -14,6 +49,54 @@
     const last = data.steps - 1;
     const useHash = root.dataset.hash === "1";
     let current = 0;
+    const stepOp = {};  // step -> its op node's id
+    for (const [id, step] of Object.entries(data.ops)) stepOp[step] = id;
+
+    // ---- the diagram's zoom (1 = 100 %: the SVG's own size) and panning ----
+    const box = root.querySelector(".diagram");
+    const svg = box.querySelector("svg");
+    const zoomText = find("zoom");
+    const toPx = (length) => {  // Graphviz writes "123pt"
+      const value = parseFloat(length);
+      return /pt$/.test(length) ? value * 4 / 3 : value;
+    };
+    const natural = { w: toPx(svg.getAttribute("width")), h: toPx(svg.getAttribute("height")) };
+    let zoom = 1;
+    function setZoom(z, centre) {
+      const old = zoom;
+      zoom = Math.max(0.05, Math.min(8, z));
+      // keep the point under the pointer (or the view's centre) where it was
+      const cx = centre ? centre.x : box.clientWidth / 2, cy = centre ? centre.y : box.clientHeight / 2;
+      const px = (box.scrollLeft + cx) / old, py = (box.scrollTop + cy) / old;
+      svg.style.width = natural.w * zoom + "px";
+      svg.style.height = natural.h * zoom + "px";
+      box.scrollLeft = px * zoom - cx;
+      box.scrollTop = py * zoom - cy;
+      root.dataset.zoom = zoom.toFixed(3);
+      if (zoomText) zoomText.textContent = Math.round(zoom * 100) + "%";
+    }
+    function fit() {
+      setZoom(Math.min(box.clientWidth / natural.w, box.clientHeight / natural.h, 1));
+    }
+    function panTo(id) {  // centre the active op in the diagram's view
+      const element = byId(id);
+      if (!element) return;
+      const r = element.getBoundingClientRect(), b = box.getBoundingClientRect();
+      box.scrollLeft += (r.left + r.width / 2) - (b.left + box.clientWidth / 2);
+      box.scrollTop += (r.top + r.height / 2) - (b.top + box.clientHeight / 2);
+    }
+    const on = (role, f) => { const b = find(role); if (b) b.addEventListener("click", f); };
+    on("zoom-in", () => setZoom(zoom * 1.25));
+    on("zoom-out", () => setZoom(zoom / 1.25));
+    on("zoom-fit", fit);
+    on("zoom-reset", () => { setZoom(1); panTo(stepOp[current]); });
+    box.addEventListener("wheel", (e) => {  // Ctrl+wheel and pinch zoom; the plain wheel scrolls
+      if (!e.ctrlKey && !e.metaKey) return;
+      e.preventDefault();
+      const b = box.getBoundingClientRect();
+      setZoom(zoom * Math.exp(-e.deltaY / 300), { x: e.clientX - b.left, y: e.clientY - b.top });
+    }, { passive: false });
+    setZoom(1);
 
     function mark(element, state) {
       if (!element) return;
@@ -40,6 +123,7 @@
       next.disabled = current === last;
       where.textContent = `step ${current} of ${data.steps}: ${data.ops_names[current]}`;
       root.dataset.step = current;
+      panTo(stepOp[current]);
       if (useHash) {
         document.body.dataset.step = current;
         const hash = "#step=" + current;

@@ -1,0 +1,218 @@
+"""Numbers as colours: heatmaps and per-class images, shared by the diagram and the page.
+
+One diverging colour map centred at 0 (blue negative, white 0, red positive) on a symmetric
+scale: the bound is max |a| unless given, so sign and size read at a glance. NaN and ±inf get
+their own colour (MARKED, a green the map never uses) and are counted in the text.
+Arrays of any rank are shown as a 2-D view: a scalar as 1 × 1, a vector as one row, and
+(a, b, ..., z) as (a·b·..., z). Matplotlib (the colour map) and Pillow (PNG) load lazily.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+
+import numpy as np
+
+from .formatting import format_number, shape_text
+
+MARKED = (0, 200, 83)   # NaN / inf
+CMAP = "RdBu_r"
+_lut: np.ndarray | None = None
+
+
+def _table() -> np.ndarray:
+    """The colour map as 256 RGB rows (loaded once, on first use)."""
+    global _lut
+    if _lut is None:
+        from matplotlib import colormaps
+        _lut = (colormaps[CMAP](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+    return _lut
+
+
+def view_2d(a: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """The 2-D array drawn for a, and a note when it is not a itself."""
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return a.reshape(1, 1), None
+    if a.ndim == 1:
+        return a.reshape(1, -1), None
+    if a.ndim == 2:
+        return a, None
+    rows = math.prod(a.shape[:-1])
+    return a.reshape(rows, a.shape[-1]), f"{a.ndim}-D shown as a 2-D view {shape_text((rows, a.shape[-1]))}"
+
+
+def bound_of(a: np.ndarray) -> float:
+    """max |a| over the finite entries (0 when there is none)."""
+    a = np.asarray(a, dtype=np.float64)
+    finite = a[np.isfinite(a)]
+    return float(np.abs(finite).max()) if finite.size else 0.0
+
+
+def colours(a2: np.ndarray, bound: float) -> np.ndarray:
+    """RGB uint8 of shape a2.shape + (3,): −bound → blue, 0 → white, +bound → red."""
+    a2 = np.asarray(a2, dtype=np.float64)
+    scale = bound if bound > 0 else 1.0  # all zero: every cell is the white of 0
+    with np.errstate(invalid="ignore"):
+        t = np.clip((np.nan_to_num(a2, nan=0.0, posinf=0.0, neginf=0.0) / scale + 1) / 2, 0, 1)
+    rgb = _table()[np.rint(t * 255).astype(np.intp)]
+    rgb[~np.isfinite(a2)] = MARKED
+    return rgb
+
+
+def hex_colours(a2: np.ndarray, bound: float) -> list[list[str]]:
+    """colours() as '#rrggbb' strings, row by row (for the diagram's table cells)."""
+    rgb = colours(a2, bound)
+    return [["#%02x%02x%02x" % tuple(px) for px in row] for row in rgb]
+
+
+def downsample(a2: np.ndarray, max_side: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Block averages so that neither side exceeds max_side; returns (array, (block rows,
+    block columns)), each axis on its own. A block holding NaN or inf shows NaN (marked)."""
+    fr, fc = (max(1, math.ceil(n / max_side)) for n in a2.shape)
+    if fr == fc == 1:
+        return a2, (1, 1)
+    rows, cols = math.ceil(a2.shape[0] / fr) * fr, math.ceil(a2.shape[1] / fc) * fc
+    padded = np.zeros((rows, cols))
+    inside = np.zeros((rows, cols), dtype=bool)
+    padded[:a2.shape[0], :a2.shape[1]] = a2
+    inside[:a2.shape[0], :a2.shape[1]] = True
+    shape = (rows // fr, fr, cols // fc, fc)
+    good = (np.isfinite(padded) & inside).reshape(shape)
+    sums = np.where(good, padded.reshape(shape), 0.0).sum(axis=(1, 3))
+    means = sums / np.maximum(good.sum(axis=(1, 3)), 1)
+    means[(~np.isfinite(padded)).reshape(shape).any(axis=(1, 3))] = np.nan
+    return means, (fr, fc)
+
+
+MAX_IMAGES = 32  # more images than this (an MLP's 256 hidden units) are shown as one heatmap
+
+
+def as_images(a: np.ndarray, image_shape: tuple[int, int] | None) -> tuple[np.ndarray, str] | None:
+    """a as a stack of images (count, h, w) when one of its axes holds h·w pixels, else None.
+
+    (h·w, K): column k is image k (W, ∂L/∂W: one image per class). (n, h·w): row i is image i
+    (X: the batch's images). Returns (images, "columns" | "rows"); None also beyond MAX_IMAGES.
+    """
+    if image_shape is None:
+        return None
+    a = np.asarray(a)
+    h, w = image_shape
+    if a.ndim != 2 or h * w <= 1:
+        return None
+    if a.shape[0] == h * w and a.shape[1] <= MAX_IMAGES:
+        return a.T.reshape(a.shape[1], h, w), "columns"
+    if a.shape[1] == h * w and a.shape[0] <= MAX_IMAGES:
+        return a.reshape(a.shape[0], h, w), "rows"
+    return None
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    from PIL import Image
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb), "RGB").save(out, "PNG", optimize=False, compress_level=6)
+    return out.getvalue()
+
+
+def heatmap_png(a: np.ndarray, bound: float | None = None, cell: int = 8) -> bytes:
+    """a as a PNG: each entry a cell×cell square of its colour (2-D view, no downsampling)."""
+    a2, _ = view_2d(np.asarray(a, dtype=np.float64))
+    rgb = colours(a2, bound_of(a2) if bound is None else bound)
+    return _png(np.repeat(np.repeat(rgb, cell, axis=0), cell, axis=1))
+
+
+GAP = 1  # cells of white between per-class images
+
+
+def images_rgb(images: np.ndarray, bound: float) -> np.ndarray:
+    """A stack of images (count, h, w) as one RGB strip, side by side, GAP white cells apart."""
+    count, h, w = images.shape
+    strip = np.full((h, count * (w + GAP) - GAP, 3), 255, dtype=np.uint8)
+    for k, image in enumerate(images):
+        strip[:, k * (w + GAP): k * (w + GAP) + w] = colours(image, bound)
+    return strip
+
+
+def class_images_png(a: np.ndarray, image_shape: tuple[int, int], bound: float | None = None,
+                     cell: int = 4) -> bytes:
+    """The images of a (see as_images) side by side on one shared scale, GAP cells apart."""
+    found = as_images(a, image_shape)
+    if found is None:
+        raise ValueError(f"class_images_png: shape {np.shape(a)} has no axis of "
+                         f"{image_shape[0]}×{image_shape[1]} pixels")
+    images = found[0].astype(np.float64)
+    strip = images_rgb(images, bound_of(images) if bound is None else bound)
+    return _png(np.repeat(np.repeat(strip, cell, axis=0), cell, axis=1))
+
+
+def describe(a: np.ndarray, bound: float | None = None) -> list[str]:
+    """The text beside a picture: shape, the colour scale's bound, exact min/max, NaN/inf."""
+    a = np.asarray(a)
+    lines = [f"shape {shape_text(a.shape)}"]
+    af = a.astype(np.float64)
+    finite = af[np.isfinite(af)]
+    bound = bound_of(af) if bound is None else bound
+    lines.append(f"colour scale ±{format_number(bound)}" + (" (all zero)" if bound == 0 and finite.size else ""))
+    if finite.size:
+        lines.append(f"min {format_number(finite.min())}, max {format_number(finite.max())}")
+    nan, inf = int(np.isnan(af).sum()), int(np.isinf(af).sum())
+    if nan or inf:
+        named = ", ".join(f"{n} {w}" for n, w in ((nan, "NaN"), (inf, "inf")) if n)
+        lines.append(f"{named} (green)")
+    return lines
+
+
+def _values_json(a2: np.ndarray) -> str:
+    """The numbers behind the cells, row-major, for the page's pointer readout."""
+    return json.dumps([format_number(x) if np.isfinite(x) else str(x) for x in a2.ravel().tolist()])
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _figure(title: str, img: str, lines: list[str]) -> str:
+    text = "".join(f"<div>{html.escape(line)}</div>" for line in lines)
+    return (f'<figure class="tg-picture"><figcaption>{html.escape(title)}</figcaption>{img}'
+            f'<div class="tg-readout" aria-live="polite">point at a cell</div>'
+            f'<div class="tg-describe">{text}</div></figure>')
+
+
+def heatmap_html(a: np.ndarray, title: str, cell: int | None = None) -> str:
+    """A <figure>: the heatmap inline (data: URI), its shape, bound, exact min/max, NaN/inf;
+    the image carries its numbers (data-values) for a (row, column, value) readout."""
+    a = np.asarray(a)
+    a2, note = view_2d(a.astype(np.float64))
+    if cell is None:  # about 768 × 640 px at most, but never under 1 px a cell (full resolution)
+        cell = max(1, min(12, 768 // a2.shape[1], 640 // a2.shape[0]))
+    bound = bound_of(a2)
+    img = (f'<img class="tg-heat" alt="{html.escape(title)}" src="{_data_uri(heatmap_png(a2, bound, cell))}" '
+           f'width="{a2.shape[1] * cell}" height="{a2.shape[0] * cell}" '
+           f'data-kind="grid" data-rows="{a2.shape[0]}" data-cols="{a2.shape[1]}" data-cell="{cell}" '
+           f"data-values='{_values_json(a2)}'>")
+    return _figure(title, img, describe(a, bound) + ([note] if note else []))
+
+
+def class_images_html(a: np.ndarray, title: str, image_shape: tuple[int, int],
+                      cell: int | None = None) -> str:
+    """A <figure> of a's per-class (or per-example) images on one scale, with the readout:
+    (row, column) of a itself, so the number matches the tensor; falls back to heatmap_html."""
+    found = as_images(a, image_shape)
+    if found is None:
+        return heatmap_html(a, title)
+    images, axis = found
+    h, w = image_shape
+    if cell is None:
+        cell = max(1, min(8, 720 // max(1, len(images) * (w + GAP))))
+    a2 = np.asarray(a, dtype=np.float64)
+    bound = bound_of(a2)
+    img = (f'<img class="tg-heat" alt="{html.escape(title)}" '
+           f'src="{_data_uri(class_images_png(a2, image_shape, bound, cell))}" data-kind="{axis}" '
+           f'width="{(len(images) * (w + GAP) - GAP) * cell}" height="{h * cell}" '
+           f'data-rows="{a2.shape[0]}" data-cols="{a2.shape[1]}" data-cell="{cell}" '
+           f'data-h="{h}" data-w="{w}" data-gap="{GAP}" data-values=\'{_values_json(a2)}\'>')
+    lines = describe(a2, bound) + [f"{len(images)} images of {h}×{w}, one per {axis[:-1]} of the tensor"]
+    return _figure(title, img, lines)
