@@ -27,9 +27,11 @@ _esc = html.escape
 
 
 def _style() -> str:
-    # the page's CSS is scoped under .tg-stepper; in a notebook the header must not stick to the top
+    # the page's CSS is scoped under .tg-stepper; in a notebook the header must not stick to the
+    # top, and a dark theme must not put the stepper's dark text on a dark background
     return (f"<style>{asset('stepper.css')}\n"
-            ".tg-stepper.tg-inline header { position: static; }</style>")
+            ".tg-stepper.tg-inline header { position: static; }\n"
+            ".tg-stepper.tg-inline { background: #ffffff; }</style>")
 
 
 def new_prefix() -> str:
