@@ -11,6 +11,9 @@
   (demos/gradient_of_W.py);
 - stepper_zh.png: the HTML stepper of that toy graph in Chinese (`save_html(..., lang="zh")`) at
   the matmul step, with the zh extra's CJK font added to Chromium's fontconfig when installed;
+- notebook.png: the inline stepper of demos/backprop_tour.ipynb at the matmul step, executed with
+  nbclient, exported with nbconvert and screenshotted with headless Chromium (skipped, with a
+  message, without Chromium or the notebook tools: pip install -e ".[test]");
 - ce_vs_se.png: cross-entropy vs squared error (demos/cross_entropy_vs_squared_error.py).
 """
 from __future__ import annotations
@@ -88,6 +91,40 @@ def train_step(out: Path) -> None:
                         DATASETS["digits"].image_shape)
 
 
+# shown in the screenshot only: the stepper moved to the matmul step, the cells above it hidden
+NOTEBOOK_SHOT = """<script>
+document.querySelectorAll('.tg-stepper[data-ready] [data-role="next"]').forEach((b) => { b.click(); b.click(); });
+for (const cell of document.querySelectorAll(".jp-Cell")) {
+  if (cell.querySelector("#Step-through-it")) break;
+  cell.style.display = "none";
+}
+</script>"""
+
+
+def notebook_picture(scratch: Path, png: Path, chromium: str) -> Path:
+    """Run the tour notebook, export it to HTML (nbconvert) and screenshot its inline stepper."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(ROOT / "demos" / "backprop_tour.ipynb", as_version=4)
+    NotebookClient(nb, kernel_name="python3", timeout=300,
+                   resources={"metadata": {"path": str(scratch)}}).execute()
+    page, _ = HTMLExporter().from_notebook_node(nb)
+    html = scratch / "backprop_tour.html"
+    html.write_text(page.replace("</body>", NOTEBOOK_SHOT + "</body>"), encoding="utf-8")
+    png.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as profile:
+        # the export asks a CDN for require.js/MathJax: give the page time to settle offline
+        command = [chromium, *CHROMIUM_FLAGS[:-1], "--window-size=1200,800", "--virtual-time-budget=5000",
+                   f"--user-data-dir={profile}", f"--screenshot={png}", html.resolve().as_uri()]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 or not png.exists():
+        raise RuntimeError(f"make_pictures: {chromium} could not screenshot {html} "
+                           f"(exit code {done.returncode}): {done.stderr.strip()[-500:]}")
+    return png
+
+
 def make_pictures(out_dir: Path, quick: bool = False) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -111,6 +148,13 @@ def make_pictures(out_dir: Path, quick: bool = False) -> list[Path]:
             chinese = Path(results["trace"].save_html(str(scratch / "backprop_zh.html"), lang="zh"))
             written.append(screenshot(chinese, out_dir / "stepper_zh.png", chromium,
                                       env=cjk_fontconfig(scratch), window="1200,760"))
+            try:
+                import nbclient, nbconvert  # noqa: F401  (the test extra)
+            except ImportError:
+                print("make_pictures: nbclient/nbconvert not installed; notebook.png not regenerated "
+                      '(pip install -e ".[test]")', file=sys.stderr)
+            else:
+                written.append(notebook_picture(scratch, out_dir / "notebook.png", chromium))
         cross_entropy_vs_squared_error.run(scratch / "ce", quick=quick)
         written.append(Path(shutil.copy(scratch / "ce" / "ce_vs_se.png", out_dir / "ce_vs_se.png")))
     return written

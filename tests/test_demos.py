@@ -250,3 +250,5 @@ def test_make_pictures(tmp_path):
     assert "stepper.png" in written and "stepper_zh.png" in written
     assert_png(tmp_path / "stepper.png")
     assert_png(tmp_path / "stepper_zh.png")
+    assert "notebook.png" in written                  # the tour notebook's inline stepper
+    assert_png(tmp_path / "notebook.png")

@@ -18,7 +18,7 @@ from tinygrad_sm import Tensor, viz
 PACKAGE = pathlib.Path(tinygrad_sm.__file__).parent
 ENGINE = ("errors", "formatting", "graph", "ops", "tracing", "autograd", "tensor")
 DISPLAY_LIBRARIES = {"graphviz", "rich", "matplotlib", "IPython", "resvg_py"}
-RENDERERS = {"viz", "page", "terminal", "stepper", "png", "plots", "pictures"}
+RENDERERS = {"viz", "page", "terminal", "stepper", "png", "plots", "notebook", "pictures"}
 
 
 def imports_of(path: pathlib.Path) -> set[str]:

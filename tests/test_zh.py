@@ -460,7 +460,29 @@ def test_the_training_steps_page_with_pictures_in_chinese(tmp_path):
     words = visible_text(text)
     assert "核对:引擎算出的 ∂L/∂W 与闭式解" in words and "色标" in words and "把指针移到格子上" in words
     assert "张量的每一列一张" in words and "y(独热编码)" in words
-    data_text = json.loads(re.search(r'class="tg-frames">(.*?)</script>', text, re.S).group(1))["text"]
-    assert data_text["cell"] == "第 {row} 行,第 {col} 列{where}:{value}"
+    assert 'data-cell="第 {row} 行,第 {col} 列{where}:{value}"' in text  # the readout's template
     trace_words = {"X", "W", "b", "o", "L", "XW", "cross_entropy", "matmul", "add", "Σ_rows", "rows"}
     assert english_words(words, trace_words) == set(), english_words(words, trace_words)
+
+
+# ---- the notebook displays ----
+
+def test_the_notebook_displays_in_chinese(monkeypatch):
+    from tinygrad_sm import notebook
+
+    p, trace = tiny_trace()
+    allowed = graph_words(trace) | {"float", "None"}
+    for html_text in (notebook.trace_html(trace, lang="zh"), notebook.step_html(trace[2], lang="zh"),
+                      notebook.tensor_html(p.model.W, lang="zh")):
+        words = visible_text(html_text)
+        assert CJK.search(words) and english_words(words, allowed) == set(), english_words(words, allowed)
+    for markdown in (notebook.trace_markdown(trace, lang="zh"), notebook.step_markdown(trace[1], lang="zh"),
+                     notebook.tensor_markdown(p.model.W, lang="zh")):
+        assert english_words(markdown, allowed) == set(), (markdown, english_words(markdown, allowed))
+    assert "撤销广播" in notebook.step_markdown(trace[1], lang="zh")
+    assert "**W** (3, 3) float64, 参数" in notebook.tensor_markdown(p.model.W, lang="zh")
+    # what Jupyter calls: no argument, so the environment decides (%env TINYGRAD_SM_LANG=zh)
+    monkeypatch.setenv(i18n.ENV, "zh")
+    assert "第 0 步(共 3 步)" in trace._repr_html_() and "上游梯度" in trace[0]._repr_html_()
+    monkeypatch.setenv(i18n.ENV, "en")
+    assert "step 0 of 3" in trace._repr_html_()

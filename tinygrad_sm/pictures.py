@@ -182,7 +182,9 @@ def _data_uri(png: bytes) -> str:
 def _figure(title: str, img: str, lines: list[str], t: Messages) -> str:
     text = "".join(f"<div>{html.escape(line)}</div>" for line in lines)
     return (f'<figure class="tg-picture"><figcaption>{html.escape(title)}</figcaption>{img}'
-            f'<div class="tg-readout" aria-live="polite">{html.escape(t("script.point"))}</div>'
+            f'<div class="tg-readout" aria-live="polite" data-point="{html.escape(t("readout.point"))}" '
+            f'data-cell="{html.escape(t("readout.cell"))}" data-pixel="{html.escape(t("readout.pixel"))}">'
+            f'{html.escape(t("readout.point"))}</div>'
             f'<div class="tg-describe">{text}</div></figure>')
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from . import ops
 from .errors import InputError, ShapeError
 from .autograd import _Mode, backward, check_finite
-from .tracing import BackwardTrace
+from .tracing import BackwardTrace, _display
 
 
 def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
@@ -223,3 +223,10 @@ class Tensor:
         if self._op is not None:
             extras.append(f"op={self._op.name}")
         return f"Tensor({body}, {', '.join(extras)})"
+
+    # notebook display: the package registers the renderer (tensor.py imports none)
+    def _repr_html_(self) -> str:
+        return _display("tensor_html")(self)
+
+    def _repr_markdown_(self) -> str:
+        return _display("tensor_markdown")(self)

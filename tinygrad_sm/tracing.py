@@ -141,6 +141,9 @@ class Step:
     def _repr_html_(self) -> str:
         return _display("step_html")(self)
 
+    def _repr_markdown_(self) -> str:
+        return _display("step_markdown")(self)
+
 
 @dataclass(frozen=True)
 class GradAt:
@@ -343,7 +346,11 @@ class BackwardTrace:
         return _display("text")(self)
 
     def _repr_html_(self) -> str:
+        """The inline stepper, for Jupyter, VS Code and Colab (a cell ending in `trace`)."""
         return _display("trace_html")(self)
+
+    def _repr_markdown_(self) -> str:
+        return _display("trace_markdown")(self)
 
     def save_html(self, path: str, **options: Any) -> str:
         """One self-contained page that steps through this pass (←/→, slider, #step=k)."""

@@ -112,6 +112,18 @@ class Diagram(graphviz.Digraph):
             outfile = os.path.join(os.fspath(directory or ""), f"{stem}.{format}")
         return render(self, outfile, format=format)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
+        """The SVG, and the same SVG in a div that scrolls: a wide graph is not cut off in a
+        notebook's output area (frontends and nbconvert prefer text/html)."""
+        wanted = set(include) if include is not None else {"image/svg+xml", "text/html"}
+        wanted -= set(exclude or ())
+        bundle = super()._repr_mimebundle_(include=wanted - {"text/html"})
+        if "text/html" in wanted:
+            svg = bundle.get("image/svg+xml") or self.pipe(format="svg", encoding="utf-8")
+            svg = '<svg style="max-width: none"' + svg[svg.index("<svg") + 4:]  # scroll, not shrink
+            bundle["text/html"] = f'<div class="tg-diagram" style="overflow: auto; max-width: 100%">{svg}</div>'
+        return bundle
+
 
 def render(graph: graphviz.Digraph | graphviz.Source | str, path: str | os.PathLike,
            format: str | None = None) -> str:

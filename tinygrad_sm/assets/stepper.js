@@ -1,10 +1,52 @@
 // The backprop stepper. Every stepper on a page is a .tg-stepper element with its own data;
 // nothing is global, so several steppers (a notebook's outputs) do not interfere.
 (function () {
+  // words in the page's language: a template such as "step {index} of {count}: {op}" filled in
+  const fill = (template, fields) =>
+    template.replace(/\{(\w+)\}/g, (m, name) => (name in fields ? fields[name] : m));
+
+  // ---- the pictures' readout: (row, column) of the tensor and its value under the pointer ----
+  function cellAt(img, e, words) {  // the picture's cell under the pointer, in the tensor's indices
+    const d = img.dataset, r = img.getBoundingClientRect();
+    const cols = Number(d.cols), rows = Number(d.rows), span = Number(d.w) + Number(d.gap);
+    const cellsWide = d.kind === "grid" ? cols : (d.kind === "columns" ? cols : rows) * span - Number(d.gap);
+    const cell = img.clientWidth / cellsWide;  // CSS px per cell, whatever the zoom
+    const x = Math.floor((e.clientX - r.left - img.clientLeft) / cell);
+    const y = Math.floor((e.clientY - r.top - img.clientTop) / cell);
+    if (x < 0 || y < 0) return null;
+    if (d.kind === "grid") return y < rows && x < cols ? { row: y, col: x } : null;
+    const w = Number(d.w), h = Number(d.h);
+    const image = Math.floor(x / span), px = x % span, pixel = y * w + px;
+    if (px >= w || y >= h) return null;
+    const where = fill(words.pixel || " (pixel {row}, {col} of image {image})", { row: y, col: px, image });
+    return d.kind === "columns" ? (image < cols ? { row: pixel, col: image, where } : null)
+                                : (image < rows ? { row: image, col: pixel, where } : null);
+  }
+  function readout(root) {  // every .tg-stepper: a stepper, a step's panel, a tensor
+    if (root.dataset.readout) return;
+    root.dataset.readout = "1";
+    root.querySelectorAll("img.tg-heat").forEach((img) => {
+      const out = img.parentElement.querySelector(".tg-readout");
+      const words = out.dataset;  // the readout's templates, written by the page in its language
+      let values = null;
+      img.addEventListener("mousemove", (e) => {
+        values = values || JSON.parse(img.dataset.values);
+        const at = cellAt(img, e, words);
+        if (!at) { out.textContent = words.point || "point at a cell"; return; }
+        const value = values[at.row * Number(img.dataset.cols) + at.col];
+        out.textContent = fill(words.cell || "row {row}, column {col}{where}: {value}",
+                               { row: at.row, col: at.col, where: at.where || "", value });
+        out.dataset.row = at.row; out.dataset.col = at.col; out.dataset.value = value;
+      });
+    });
+  }
+
   function init(root) {
-    if (root.dataset.ready) return;
+    readout(root);
+    const frames = root.querySelector("script.tg-frames");
+    if (root.dataset.ready || !frames) return;  // done already, or a panel alone (no stepper)
     root.dataset.ready = "1";
-    const data = JSON.parse(root.querySelector("script.tg-frames").textContent);
+    const data = JSON.parse(frames.textContent);
     const prefix = root.dataset.prefix || "";
     const find = (role) => root.querySelector(`[data-role="${role}"]`);
     const panels = root.querySelectorAll(".panel");
@@ -12,10 +54,7 @@
     const byId = (id) => root.querySelector(`[id="${prefix}${id}"], [id="${prefix}a_${id}"]`);
     const last = data.steps - 1;
     const useHash = root.dataset.hash === "1";
-    // the page's words come in its data, in the page's language: "step {index} of {count}: {op}"
-    const text = data.text || {};
-    const say = (key, fields, fallback) =>
-      (text[key] || fallback).replace(/\{(\w+)\}/g, (m, name) => (name in fields ? fields[name] : m));
+    const text = data.text || {};  // the stepper's words, in the page's language
     let current = 0;
     const stepOp = {};  // step -> its op node's id
     for (const [id, step] of Object.entries(data.ops)) stepOp[step] = id;
@@ -66,37 +105,6 @@
     }, { passive: false });
     setZoom(1);
 
-    // ---- the pictures' readout: (row, column) of the tensor and its value under the pointer ----
-    function cellAt(img, e) {  // the picture's cell under the pointer, in the tensor's indices
-      const d = img.dataset, r = img.getBoundingClientRect();
-      const cols = Number(d.cols), rows = Number(d.rows), span = Number(d.w) + Number(d.gap);
-      const cellsWide = d.kind === "grid" ? cols : (d.kind === "columns" ? cols : rows) * span - Number(d.gap);
-      const cell = img.clientWidth / cellsWide;  // CSS px per cell, whatever the zoom
-      const x = Math.floor((e.clientX - r.left - img.clientLeft) / cell);
-      const y = Math.floor((e.clientY - r.top - img.clientTop) / cell);
-      if (x < 0 || y < 0) return null;
-      if (d.kind === "grid") return y < rows && x < cols ? { row: y, col: x } : null;
-      const w = Number(d.w), h = Number(d.h);
-      const image = Math.floor(x / span), px = x % span, pixel = y * w + px;
-      if (px >= w || y >= h) return null;
-      const where = say("pixel", { row: y, col: px, image }, " (pixel {row}, {col} of image {image})");
-      return d.kind === "columns" ? (image < cols ? { row: pixel, col: image, where } : null)
-                                  : (image < rows ? { row: image, col: pixel, where } : null);
-    }
-    root.querySelectorAll("img.tg-heat").forEach((img) => {
-      const out = img.parentElement.querySelector(".tg-readout");
-      let values = null;
-      img.addEventListener("mousemove", (e) => {
-        values = values || JSON.parse(img.dataset.values);
-        const at = cellAt(img, e);
-        if (!at) { out.textContent = say("point", {}, "point at a cell"); return; }
-        const value = values[at.row * Number(img.dataset.cols) + at.col];
-        out.textContent = say("cell", { row: at.row, col: at.col, where: at.where || "", value },
-                              "row {row}, column {col}{where}: {value}");
-        out.dataset.row = at.row; out.dataset.col = at.col; out.dataset.value = value;
-      });
-    });
-
     function mark(element, state) {
       if (!element) return;
       element.classList.remove("pending", "active", "done", "unknown", "partial", "known");
@@ -120,8 +128,8 @@
       slider.value = current;
       prev.disabled = current === 0;
       next.disabled = current === last;
-      where.textContent = say("where", { index: current, count: data.steps, op: data.ops_names[current] },
-                              "step {index} of {count}: {op}");
+      where.textContent = fill(text.where || "step {index} of {count}: {op}",
+                              { index: current, count: data.steps, op: data.ops_names[current] });
       root.dataset.step = current;
       panTo(stepOp[current]);
       if (useHash) {
