@@ -84,12 +84,7 @@ def test_a_third_language_is_a_file(monkeypatch, tmp_path):
     """A catalogue that misses keys is refused, naming the file and the keys."""
     (tmp_path / "en.json").write_text(json.dumps({"a": "A", "b": "B {x}"}), encoding="utf-8")
     (tmp_path / "fr.json").write_text(json.dumps({"a": "A"}), encoding="utf-8")
-
-    class Folder:
-        def joinpath(self, *parts):
-            return tmp_path.joinpath(*parts[1:]) if parts[0] == "locales" else tmp_path / parts[0]
-
-    monkeypatch.setattr(i18n.resources, "files", lambda package: Folder())
+    monkeypatch.setattr(i18n, "locales_folder", lambda: tmp_path)
     i18n.catalogue.cache_clear()
     try:
         assert "fr" in i18n.languages()
@@ -486,3 +481,44 @@ def test_the_notebook_displays_in_chinese(monkeypatch):
     assert "第 0 步(共 3 步)" in trace._repr_html_() and "上游梯度" in trace[0]._repr_html_()
     monkeypatch.setenv(i18n.ENV, "en")
     assert "step 0 of 3" in trace._repr_html_()
+
+
+ZH_READOUT_DRIVER = """<script>
+window.addEventListener("load", () => {
+  const root = document.querySelector(".tg-stepper");
+  const out = {};
+  root.querySelector('[data-role="next"]').click(); root.querySelector('[data-role="next"]').click();
+  const img = [...root.querySelectorAll('section[data-step="2"] figure.tg-picture')]
+    .find((f) => f.querySelector("figcaption").textContent === "引擎 ∂L/∂W").querySelector("img");
+  const r = img.getBoundingClientRect(), cell = img.clientWidth / (10 * 9 - 1);
+  img.dispatchEvent(new MouseEvent("mousemove", {bubbles: true,
+    clientX: r.left + img.clientLeft + (7 * 9 + 5 + 0.5) * cell, clientY: r.top + img.clientTop + 3.5 * cell}));
+  out.readout = img.parentElement.querySelector(".tg-readout").textContent;
+  img.dispatchEvent(new MouseEvent("mousemove", {bubbles: true, clientX: r.right + 50, clientY: r.top}));
+  out.outside = img.parentElement.querySelector(".tg-readout").textContent;
+  out.where = root.querySelector('[data-role="where"]').textContent;
+  document.body.dataset.result = JSON.stringify(out);
+});
+</script></body>"""
+
+
+@needs_chromium
+def test_the_chinese_readout_in_the_browser(tmp_path):
+    import html as html_module
+
+    from tinygrad_sm import data
+    from tinygrad_sm.train import build_model, one_per_class, write_step_diagrams
+
+    digits = data.load_digits()
+    batch = one_per_class(digits.y_train, 10)
+    written = write_step_diagrams(build_model("softmax", 64, 10), digits.X_train[batch],
+                                  digits.y_train[batch], tmp_path, (8, 8), lang="zh")
+    probe = tmp_path / "probe.html"
+    probe.write_text(written["backprop.html"].read_text(encoding="utf-8").replace("</body>", ZH_READOUT_DRIVER),
+                     encoding="utf-8")
+    done = chromium("--dump-dom", probe.as_uri(), tmp_path=tmp_path, size="1280,800")
+    found = re.search(r'data-result="([^"]*)"', done.stdout.decode("utf-8"))
+    assert found, done.stderr.decode()[-2000:]
+    out = json.loads(html_module.unescape(found.group(1)))
+    assert out["readout"].startswith("第 29 行,第 7 列(第 7 张图像的像素 3, 5):"), out  # 29 = 3·8 + 5
+    assert out["outside"] == "把指针移到格子上" and out["where"] == "第 2 步(共 3 步):matmul"

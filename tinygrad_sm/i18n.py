@@ -21,10 +21,14 @@ ENV = "TINYGRAD_SM_LANG"
 DEFAULT = "en"
 
 
+def locales_folder():
+    """The package's locales/ folder (a Traversable: works from a wheel or a zip too)."""
+    return resources.files("tinygrad_sm").joinpath("locales")
+
+
 def languages() -> list[str]:
     """The languages that have a catalogue: the file names in locales/."""
-    folder = resources.files("tinygrad_sm").joinpath("locales")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+    return sorted(p.name[:-5] for p in locales_folder().iterdir() if p.name.endswith(".json"))
 
 
 def resolve(lang: str | None = None) -> str:
@@ -50,8 +54,7 @@ def resolve(lang: str | None = None) -> str:
 def catalogue(lang: str) -> dict[str, str]:
     """The messages of one language, checked against English: the same keys, each a string."""
     def load(code: str) -> dict[str, str]:
-        path = resources.files("tinygrad_sm").joinpath("locales", f"{code}.json")
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(locales_folder().joinpath(f"{code}.json").read_text(encoding="utf-8"))
 
     messages, english = load(lang), load(DEFAULT)
     missing = sorted(set(english) - set(messages))
