@@ -185,6 +185,8 @@ def test_train_in_chinese(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("tinygrad-sm train:错误:训练发散:损失为 inf,在第 1/1 个迭代周期,第 2 个小批量"
                           "(共 7 个);请试试更小的 --lr(本次:1e+38)"), err
+    assert train_command(data="mnist", out=tmp_path / "m", lang="zh") == 1
+    assert "--data mnist 需要 --data-dir DIR" in capsys.readouterr().err
 
 
 # ---- the demos: the same numbers in both languages ----

@@ -51,20 +51,20 @@ DATASETS = {
 }
 
 
-def load(name: str, data_dir: str | None = None) -> Split:
+def load(name: str, data_dir: str | None = None, lang: str | Messages | None = None) -> Split:
     """The data set by its command-line name; raises DataError with a message for the user."""
+    t = messages(lang)
     if name == "digits":
         if data_dir is not None:
-            raise DataError("--data-dir is not used with --data digits (the digits are bundled)")
+            raise DataError(t("train.digits_bundled"))
         return load_digits()
     if name == "fashion-mnist":
         return load_fashion_mnist(data_dir)
     if name == "mnist":
         if data_dir is None:
-            raise DataError("--data mnist needs --data-dir DIR: the folder holding the four MNIST "
-                            "IDX files (train-images-idx3-ubyte.gz and the others)")
+            raise DataError(t("train.mnist_needs_dir"))
         return load_mnist(data_dir)
-    raise DataError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    raise DataError(t("train.unknown_data", name=name, choices=", ".join(DATASETS)))
 
 
 # ---- the loop ----
@@ -326,7 +326,7 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
     out = Path(out)
 
     try:
-        split = load(data, data_dir)
+        split = load(data, data_dir, t)
     except DataError as e:
         return _fail(str(e), t=t)
     pixels = spec.image_shape[0] * spec.image_shape[1]
