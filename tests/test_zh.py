@@ -28,7 +28,7 @@ FIELD = re.compile(r"\{(\w*)")
 # ASCII words a Chinese text may keep: names of functions and things the learner types or reads
 # in code, and units; everything else in English is a leak
 ALLOWED = {"softmax", "hardmax", "logits", "logit", "SGD", "MLP", "ReLU", "HTML", "DOT", "grad",
-           "tinygrad", "sm", "step", "train", "demo", "html", "no", "pause", "lang", "zh", "en",
+           "tinygrad", "sm", "html", "no", "pause", "lang", "zh", "en",
            "mse", "exp", "log", "mean", "max", "min", "argmax", "float64", "svg", "png", "json",
            "Ctrl", "NaN", "inf"}
 
