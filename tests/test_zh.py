@@ -524,3 +524,20 @@ def test_the_chinese_readout_in_the_browser(tmp_path):
     out = json.loads(html_module.unescape(found.group(1)))
     assert out["readout"].startswith("第 29 行,第 7 列(第 7 张图像的像素 3, 5):"), out  # 29 = 3·8 + 5
     assert out["outside"] == "把指针移到格子上" and out["where"] == "第 2 步(共 3 步):matmul"
+
+
+def test_the_english_catalogue_says_what_the_trace_says():
+    """The renderers' words come from the catalogue; in English they are the trace's own."""
+    x = Tensor(np.ones((2, 3)), name="X")
+    b = Tensor(np.ones(3), requires_grad=True, name="b")
+    y = (x + b).named("y")
+    trace = (y * y).sum().named("L").backward(trace=True)
+    en, checked = i18n.Messages("en"), 0
+    for k in range(len(trace)):
+        view = trace.view(k)
+        assert i18n.step_header(en, view) == view.header
+        for edge in view.edges:
+            assert i18n.edge_title(en, edge) == edge.title
+            assert i18n.summed_note(en, edge) == edge.summed_note
+            checked += edge.summed_note is not None or edge.terms > 1
+    assert checked >= 2  # a summed broadcast and a gradient of two terms were compared

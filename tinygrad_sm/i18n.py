@@ -14,8 +14,12 @@ import json
 import os
 from functools import lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from .tracing import broadcast_axes
+
+if TYPE_CHECKING:
+    from .tracing import EdgeView, StepView
 
 ENV = "TINYGRAD_SM_LANG"
 DEFAULT = "en"
@@ -88,6 +92,7 @@ class Messages:
 
 
 def messages(lang: str | Messages | None = None) -> Messages:
+    """The messages of `lang` (a code, None for the default, or Messages already made)."""
     return lang if isinstance(lang, Messages) else Messages(lang)
 
 
@@ -98,12 +103,12 @@ def shape_text(t: Messages, shape: tuple[int, ...]) -> str:
     return t("shape.scalar") if tuple(shape) == () else str(tuple(shape))
 
 
-def step_header(t: Messages, view) -> str:
+def step_header(t: Messages, view: StepView) -> str:
     """"step 2 of 3: matmul" (a StepView)."""
     return t("step.header", index=view.index, count=view.count, op=view.op)
 
 
-def edge_title(t: Messages, edge) -> str:
+def edge_title(t: Messages, edge: EdgeView) -> str:
     """∂L/∂W when the contribution is the whole gradient, else "contribution 1 of 2 to ∂L/∂o"."""
     grad = f"∂L/∂{edge.name}"
     if edge.terms <= 1:
@@ -111,7 +116,7 @@ def edge_title(t: Messages, edge) -> str:
     return t("step.contribution", term=edge.term, terms=edge.terms, grad=grad)
 
 
-def summed_note(t: Messages, edge) -> str | None:
+def summed_note(t: Messages, edge: EdgeView) -> str | None:
     """Why the contribution is smaller than the local gradient (an EdgeView), if it is."""
     if not edge.summed_note or edge.local_grad is None:
         return None
