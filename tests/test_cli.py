@@ -19,7 +19,6 @@ import tinygrad_sm.nn as nn
 from tinygrad_sm import train
 from tinygrad_sm.cli import main
 from tinygrad_sm.optim import SGD
-from tinygrad_sm.tensor import Tensor
 from tinygrad_sm.train import Diverged, History, fit, train_epoch
 
 from test_data import write_mnist_folder

@@ -4,30 +4,25 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import tinygrad_sm.nn as nn
 from tinygrad_sm import DISPLAYS, Tensor, viz
 from tinygrad_sm.notebook import trace_html
+from browser import chromium, needs_chromium
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium; .ci/run installs it)")
 
 # the README's ten lines: the same graph in this process and in the kernel
 SETUP = """import sys, numpy as np
-from tinygrad_sm import Tensor, viz
 import tinygrad_sm.nn as nn
+from tinygrad_sm import Tensor, viz
 X = Tensor(np.array([[0.1, -0.1, 0.6], [0.1, -0.5, 0.4]]), name="X")
 model = nn.SoftmaxRegression(3, 3)
 L = nn.cross_entropy(model(X), np.array([0, 2]))
@@ -219,11 +214,7 @@ def export_html(nb) -> str:
 
 
 def dump_dom(path: Path, tmp_path: Path) -> str:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,800"]
-    done = subprocess.run([CHROMIUM, *flags, "--dump-dom", path.as_uri()], capture_output=True,
-                          timeout=120)
+    done = chromium("--dump-dom", path.as_uri(), tmp_path=tmp_path, size="1000,800")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     return done.stdout.decode("utf-8")
 

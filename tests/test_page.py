@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tinygrad_sm.nn as nn
+from browser import chromium, needs_chromium
 from tinygrad_sm import Tensor
 from tinygrad_sm.formatting import format_number
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -70,18 +68,6 @@ def test_page_is_self_contained(page):
     assert len(ids) == len(set(ids))           # the inlined frames do not clash
 
 
-def chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    size = [] if any(a.startswith("--window-size") for a in args) else ["--window-size=1400,900"]
-    flags = [*size, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, timeout=120)
-
-
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium; .ci/run installs it)")
-
-
 @needs_chromium
 def test_browser_opens_the_step_named_in_the_address(page, tmp_path):
     path, trace = page
@@ -94,7 +80,6 @@ def test_browser_opens_the_step_named_in_the_address(page, tmp_path):
     assert visible == ["2"]
     assert re.search(r'<section class="panel" data-step="2">.*?∂L/∂W = Xᵀ · ∂L/∂XW', dom, re.S)
     # the one diagram is restyled: matmul active, the ops before it done; every gradient known
-    labels, trace = trace.labels(), page[1]
     ops = re.findall(r'<g id="(op\d+)" class="node op (\w+)">', dom)
     assert sorted(state for _, state in ops) == ["active", "done", "done"]
     assert re.findall(r'class="edge backward (\w+)"', dom).count("active") == 1

@@ -8,7 +8,6 @@ import io
 import json
 import re
 import string
-import sys
 import warnings
 from pathlib import Path
 
@@ -16,7 +15,6 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-import tinygrad_sm.nn as nn
 from tinygrad_sm import Tensor, i18n, plots, terminal
 from tinygrad_sm.cli import main
 from tinygrad_sm.stepper import TinyProblem
@@ -330,12 +328,12 @@ def test_without_a_cjk_font_the_titles_stay_english(tmp_path, monkeypatch, capsy
 
 # ---- the Chinese HTML stepper ----
 
-import shutil  # noqa: E402
 import subprocess  # noqa: E402
 from html.parser import HTMLParser  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
+import browser  # noqa: E402
+
+needs_chromium = browser.needs_chromium
 
 
 class VisibleText(HTMLParser):
@@ -410,11 +408,7 @@ def chromium_env(tmp_path: Path) -> dict:
 
 
 def chromium(*args: str, tmp_path: Path, size: str = "1400,900") -> subprocess.CompletedProcess:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={size}"]
-    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, timeout=120,
-                          env=chromium_env(tmp_path))
+    return browser.chromium(*args, tmp_path=tmp_path, size=size, env=chromium_env(tmp_path))
 
 
 @needs_chromium
