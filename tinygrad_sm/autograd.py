@@ -86,27 +86,30 @@ def _copies(arrays, needed) -> tuple[np.ndarray | None, ...]:
     return tuple(a.copy() if a is not None and n else None for a, n in zip(arrays, needed))
 
 
+def _label(root: Tensor) -> str:
+    return f"tensor {root.name!r}" if root.name else "this tensor"
+
+
 def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) -> BackwardTrace | None:
     """Reverse-mode backprop from root; sums every contribution into `.grad` (which accumulates)."""
-    label = f"tensor {root.name!r}" if root.name else "this tensor"
     seed_given = grad is not None
     if not root.requires_grad:
-        raise RuntimeError(f"backward: {label} does not require grad, so there is no graph to "
-                           "backpropagate through (create leaves with requires_grad=True)")
+        raise RuntimeError(f"backward: {_label(root)} does not require grad, so there is no graph "
+                           "to backpropagate through (create leaves with requires_grad=True)")
     if grad is None:
         if root._data.size != 1:
-            raise RuntimeError(f"backward: {label} has shape {root.shape}; backward() without a "
-                               "gradient needs a one-element tensor such as a loss. Pass "
+            raise RuntimeError(f"backward: {_label(root)} has shape {root.shape}; backward() without "
+                               "a gradient needs a one-element tensor such as a loss. Pass "
                                f"backward(grad) with a gradient of shape {root.shape}")
         grad = np.ones(root._data.shape, root._data.dtype)
     else:
         given = np.asarray(grad._data if isinstance(grad, type(root)) else grad)
         if given.dtype.kind not in "iuf":
-            raise TypeError(f"backward: the gradient for {label} must be a number or a numeric "
-                            f"array, got {type(grad).__name__} {grad!r:.60}")
+            raise TypeError(f"backward: the gradient for {_label(root)} must be a number or a "
+                            f"numeric array, got {type(grad).__name__} {grad!r:.60}")
         grad = given.astype(root.dtype, copy=False)
         if grad.shape != root.shape:
-            raise ShapeError(f"backward: gradient of shape {grad.shape} given for {label} "
+            raise ShapeError(f"backward: gradient of shape {grad.shape} given for {_label(root)} "
                              f"of shape {root.shape}")
     order = topo_order(root)
     record = None
@@ -137,22 +140,24 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
             got = f"{len(local)} gradients" if isinstance(local, (tuple, list)) else type(local).__name__
             raise RuntimeError(f"{op.name}: backward must return a tuple with one gradient per "
                                f"input ({len(inputs)}), got {got}")
-        contributions, summed = [], []
+        contributions, summed = [], []  # kept only for the trace
         for x, gx, need in zip(inputs, local, needs):
             axes = None
             if not need or gx is None:
                 gx = None
             else:
-                if gx.shape != x._data.shape:
-                    gx, axes = unbroadcast(gx, x._data.shape, op.name)
-                if gx.dtype != x._data.dtype:
-                    gx = gx.astype(x._data.dtype)
+                data = x._data
+                if gx.shape != data.shape:
+                    gx, axes = unbroadcast(gx, data.shape, op.name)
+                if gx.dtype != data.dtype:
+                    gx = gx.astype(data.dtype)
                 if anomaly:
                     check_finite(op, "backward", gx, inputs)
                 key = id(x)
                 pending[key] = pending[key] + gx if key in pending else gx
-            contributions.append(gx)
-            summed.append(axes)
+            if record is not None:
+                contributions.append(gx)
+                summed.append(axes)
         if record is not None:  # copies: later changes to a .grad must not rewrite the record
             record.add(Step(len(record.steps), op, node, g.copy(), inputs,
                             _copies(contributions, needs), _copies(local, needs), tuple(summed),

@@ -9,6 +9,7 @@ Rule texts are templates: `{a}`, `{b}` stand for the inputs' names and `{out}` f
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 import numpy as np
@@ -458,6 +459,12 @@ class LogSoftmax(_AlongAxis):
         return (g - self.y * np.sum(g, axis=self.axis, keepdims=True),)
 
 
+@functools.lru_cache(maxsize=None)
+def _unsigned(dtype: np.dtype) -> np.dtype:
+    """The unsigned type of an integer dtype, same size and byte order (parsed once per dtype)."""
+    return np.dtype(dtype.str.replace("i", "u"))
+
+
 class CrossEntropy(Op):
     """Mean over the batch of −Σ y log softmax(o); y is class indices or a probability matrix."""
     name, formula = "cross_entropy", "{out} = −mean Σ {b} ⊙ log softmax({a})"
@@ -478,7 +485,7 @@ class CrossEntropy(Op):
             if y.shape != (n,):
                 raise ValueError(f"class-index target must have shape ({n},), got {y.shape}")
             # one pass: as unsigned numbers, negative indices are huge, so max() sees them too
-            if y.view(y.dtype.str.replace("i", "u")).max() >= o.shape[1]:
+            if y.view(_unsigned(y.dtype)).max() >= o.shape[1]:
                 raise InputError(f"class indices must lie in [0, {o.shape[1]}), "
                                  f"got values from {y.min()} to {y.max()}")
             self.indices, self.logy, self.rows = y, None, np.arange(n)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import operator
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,9 @@ def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
         raise TypeError(f"{who}: data must be numeric (bool, int or float), "
                         f"got {type(data).__name__} with dtype {array.dtype}")
     return array
+
+
+_data_of = operator.attrgetter("_data")
 
 
 def _freeze(array: np.ndarray) -> None:
@@ -63,7 +67,7 @@ class Tensor:
     @staticmethod
     def _apply(op: ops.Op, *inputs: Tensor) -> Tensor:
         try:
-            data = op.forward(*[x._data for x in inputs])
+            data = op.forward(*map(_data_of, inputs))
         except InputError as e:
             raise InputError(f"{op.name}: {e}") from None
         except ValueError as e:  # numpy's broadcasting errors and the ops' shape checks
@@ -72,12 +76,13 @@ class Tensor:
                              f"{shapes}: {e}") from None
         if type(data) is not np.ndarray:  # numpy gives scalars (np.float64) for full reductions
             data = np.asarray(data)
-        if _Mode.detect_anomaly:
+        mode = _Mode  # per-thread flags: each read is an attribute lookup on a threading.local
+        if mode.detect_anomaly:
             check_finite(op, "forward", data, inputs)
         out = Tensor.__new__(Tensor)
         out._data, out.grad, out.name = data, None, op.out_name
         out._op, out._inputs, out.requires_grad = None, (), False
-        if _Mode.grad_enabled:
+        if mode.grad_enabled:
             needs = [x.requires_grad for x in inputs]
             if True in needs:
                 out._op, out._inputs, out.requires_grad = op, inputs, True
