@@ -162,6 +162,38 @@ def test_cross_entropy_keeps_float32():
     assert o.grad.dtype == np.float32
 
 
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int32, np.uint32, np.uint64, ">i8", "<i4"])
+def test_cross_entropy_takes_class_indices_of_any_integer_dtype(dtype, rng):
+    """The loss picks each row's true class by one flat index; every integer dtype of the labels
+    (unsigned 64-bit, other byte orders) must pick the same entries as int64 labels."""
+    logits = rng.normal(size=(5, 4))
+    labels = np.array([3, 0, 2, 1, 3])
+    reference = Tensor(logits, requires_grad=True)
+    nn.cross_entropy(reference, labels).backward()
+    o = Tensor(logits, requires_grad=True)
+    L = nn.cross_entropy(o, labels.astype(dtype))
+    L.backward()
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    y_hat = e / e.sum(axis=1, keepdims=True)
+    assert L.item() == pytest.approx(-np.mean(np.log(y_hat[np.arange(5), labels])), rel=1e-12)
+    np.testing.assert_array_equal(o.grad, reference.grad)
+    np.testing.assert_allclose(o.grad, (y_hat - np.eye(4)[labels]) / 5, rtol=0, atol=1e-12)
+
+
+def test_cross_entropy_of_non_contiguous_logits(rng):
+    """Logits that are a transposed view (Fortran order) give the same loss and gradient."""
+    logits = rng.normal(size=(4, 6))
+    labels = np.array([5, 0, 2, 2])
+    contiguous = Tensor(np.ascontiguousarray(logits), requires_grad=True)
+    transposed = Tensor(np.asfortranarray(logits), requires_grad=True)
+    L1, L2 = nn.cross_entropy(contiguous, labels), nn.cross_entropy(transposed, labels)
+    L1.backward()
+    L2.backward()
+    assert L2.item() == L1.item()
+    np.testing.assert_array_equal(transposed.grad, contiguous.grad)
+
+
 # ---- the softmax Jacobian, one backward per output ----
 
 def test_softmax_jacobian_rows_are_yhat_i_times_delta_minus_yhat_j(rng):

@@ -488,9 +488,12 @@ class CrossEntropy(Op):
             if y.view(_unsigned(y.dtype)).max() >= o.shape[1]:
                 raise InputError(f"class indices must lie in [0, {o.shape[1]}), "
                                  f"got values from {y.min()} to {y.max()}")
-            self.indices, self.logy, self.rows = y, None, np.arange(n)
+            # each row's true class as a position in the flattened (n, C) array: one flat
+            # index is cheaper than a (rows, y) pair, here and in backward
+            row_starts = np.arange(0, o.size, o.shape[1])
+            self.indices, self.logy = row_starts + y.astype(np.intp, copy=False), None
             # only the true classes' log ŷ is needed
-            total = shifted[self.rows, y].sum() - log_sum.sum()
+            total = shifted.reshape(-1)[self.indices].sum() - log_sum.sum()
         else:
             if y.shape != o.shape:
                 # a float (n,) target is most likely class indices made with Tensor(list): say so
@@ -513,7 +516,7 @@ class CrossEntropy(Op):
         if needs[0]:
             go = self.probs.copy()
             if self.indices is not None:
-                go[self.rows, self.indices] -= 1
+                go.reshape(-1)[self.indices] -= 1  # copy() is C-ordered: a view
             else:  # exact for any target; ŷ − y when each row of y sums to 1
                 go *= np.sum(self.target, axis=1, keepdims=True)
                 go -= self.target
