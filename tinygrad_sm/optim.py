@@ -28,11 +28,12 @@ class SGD:
         for p in self.params:
             if p.grad is None:
                 continue
-            if p.grad.shape != p.shape:
+            if p.grad.shape != p._data.shape:
                 label = f"parameter {p.name!r}" if p.name else "a parameter"
                 raise ShapeError(f"SGD: {label} of shape {p.shape} has a gradient of shape "
                                  f"{p.grad.shape}")
-            new = p.data - lr * p.grad
+            # _data, not .data: only read here, so a frozen array needs no copy-on-write first
+            new = p._data - lr * p.grad
             p.data = new if new.dtype == p.dtype else new.astype(p.dtype)
 
     def zero_grad(self) -> None:

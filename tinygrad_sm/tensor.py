@@ -16,7 +16,9 @@ from .tracing import BackwardTrace, _display
 def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data._data
-    if isinstance(data, (np.ndarray, np.generic)):
+    if type(data) is np.ndarray and dtype is None:
+        array = data  # the common case (a batch): nothing to convert
+    elif isinstance(data, (np.ndarray, np.generic)):
         array = np.asarray(data, dtype=dtype)  # float arrays keep their dtype unless told
     else:
         try:
