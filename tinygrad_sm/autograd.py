@@ -98,8 +98,8 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
                            "to backpropagate through (create leaves with requires_grad=True)")
     if grad is None:
         if root._data.size != 1:
-            raise RuntimeError(f"backward: {_label(root)} has shape {root.shape}; backward() without "
-                               "a gradient needs a one-element tensor such as a loss. Pass "
+            raise RuntimeError(f"backward: {_label(root)} has shape {root.shape}; backward() "
+                               "without a gradient needs a one-element tensor such as a loss. Pass "
                                f"backward(grad) with a gradient of shape {root.shape}")
         grad = np.ones(root._data.shape, root._data.dtype)
     else:
