@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .graph import topo_order
-from .tracing import BackwardTrace, Step
+from .tracing import BackwardTrace, Step, broadcast_axes
 
 if TYPE_CHECKING:
     from .ops import Op
@@ -76,8 +76,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
     if lead < 0 or any(size not in (1, g) for size, g in zip(shape, grad.shape[lead:])):
         raise RuntimeError(f"{who}: backward gave a gradient of shape {grad.shape} for an input of "
                            f"shape {shape}, which broadcasting cannot produce (a bug in the op)")
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1)
+    axes = broadcast_axes(grad.shape, shape)
     summed = grad.sum(axis=axes, keepdims=True) if axes else grad
     return summed.reshape(shape), axes
 

@@ -16,8 +16,6 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from .tracing import broadcast_axes
-
 if TYPE_CHECKING:
     from .tracing import EdgeView, StepView
 
@@ -120,7 +118,7 @@ def summed_note(t: Messages, edge: EdgeView) -> str | None:
     """Why the contribution is smaller than the local gradient (an EdgeView), if it is."""
     if not edge.summed_note or edge.local_grad is None:
         return None
-    axes = broadcast_axes(edge.local_grad.shape, edge.input.shape)
+    axes = edge.summed_axes
     key = "step.summed_axis" if len(axes) == 1 else "step.summed_axes"
     return t(key, local=shape_text(t, edge.local_grad.shape), axes=", ".join(map(str, axes)),
              shape=shape_text(t, edge.input.shape))

@@ -167,6 +167,7 @@ class EdgeView:
     operands: tuple[tuple[str, Any], ...]      # (symbol, value) of the rule's right-hand side
     contribution: np.ndarray | None            # None: the input needs no gradient (data)
     local_grad: np.ndarray | None
+    summed_axes: tuple[int, ...] | None        # the axes of local_grad that were summed
     summed_note: str | None                    # why the contribution is smaller than local_grad
     term: int                                  # this contribution is term `term` of `terms`
     terms: int
@@ -305,7 +306,7 @@ class BackwardTrace:
                 position=i, input=x, name=names[i], rule=step.rules[i],
                 operands=self._operands(step, i, names, out),
                 contribution=step.grad_inputs[i], local_grad=step.local_grads[i],
-                summed_note=summed_note(step, i), term=term, terms=len(terms),
+                summed_axes=step.summed_axes[i], summed_note=summed_note(step, i), term=term, terms=len(terms),
                 after=self.grad_at(x, step.index)))
         return StepView(index=step.index, count=len(self), op=step.op, params=step.op_node.params(),
                         formula=step.op_node.describe(names, out), output_name=out,
