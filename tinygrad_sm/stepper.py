@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -19,6 +19,7 @@ from . import nn, page, terminal
 from .formatting import format_value
 from .i18n import Messages, messages
 from .tensor import Tensor
+from .train import ensure_writable_folder
 
 
 class TinyProblem:
@@ -85,8 +86,7 @@ def check_writable(path: str, what: str, lang: str | Messages | None = None) -> 
     if not os.path.isdir(folder):
         return t("stepper.no_folder", what=what, path=path, folder=folder)
     try:  # a real file, not os.access: root passes os.access even where nothing can be created
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tinygrad-sm-check-"):
-            pass
+        ensure_writable_folder(Path(folder), create=False)
         if os.path.exists(path) and not os.access(path, os.W_OK):
             raise PermissionError
     except OSError as e:
