@@ -110,14 +110,11 @@ def softmax_regression(trace: BackwardTrace) -> dict | None:
     matmul = next((s for s in trace if s.output is xw), None)
     if matmul is None or not W.requires_grad or X.requires_grad or W.ndim != 2:
         return None
-    logits, target = (np.asarray(v, dtype=np.float64) for v in (ce.values or (o.data, ce.inputs[1].data)))
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    y_hat = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    raw_target = (ce.values[1] if ce.values else ce.inputs[1].data)
-    if np.asarray(raw_target).dtype.kind in "iu":
-        y = np.eye(logits.shape[1])[np.asarray(raw_target)]
-    else:
-        y = target
+    logits_value, target_value = ce.values or (o.data, ce.inputs[1].data)  # the forward's arrays
+    logits, target = np.asarray(logits_value, dtype=np.float64), np.asarray(target_value)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    y_hat = e / e.sum(axis=1, keepdims=True)
+    y = np.eye(logits.shape[1])[target] if target.dtype.kind in "iu" else target.astype(np.float64)
     n = logits.shape[0]
     x_value = np.asarray(matmul.values[0] if matmul.values else X.data, dtype=np.float64)
     return {"ce": ce.index, "matmul": matmul.index, "W": W, "n": n, "y_hat": y_hat, "y": y,
