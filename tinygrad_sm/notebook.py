@@ -13,11 +13,10 @@ import html
 import secrets
 from typing import TYPE_CHECKING
 
-import numpy as np
 
-from .formatting import format_value, is_small
+from .formatting import format_value
 from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note
-from .page import asset, matrix_html, panel_html, stepper_html
+from .page import asset, figure_html, panel_html, stepper_html
 from .tracing import printable
 
 if TYPE_CHECKING:
@@ -76,14 +75,6 @@ def _card(kind: str, body: str) -> str:
             f"{script}</div>")
 
 
-def _figure(caption: str, a: np.ndarray, t: Messages) -> str:
-    """Small arrays in full; large ones as a heatmap at their real size (pictures.py, via
-    matrix_html), which is a captioned figure already."""
-    if is_small(a):
-        return f"<figure><figcaption>{_esc(caption)}</figcaption>{matrix_html(a)}</figure>"
-    return matrix_html(a, caption, lang=t)
-
-
 def _name(x: Tensor, t: Messages) -> str:
     return printable(x.name) if x.name else t("notebook.tensor")   # a newline in a name shows as \n
 
@@ -94,9 +85,9 @@ def tensor_html(x: Tensor, lang: str | Messages | None = None) -> str:
     name = _name(x, t)
     head = (f"<p><b>{_esc(name)}</b> {shape_text(t, x.shape)} {_esc(str(x.dtype))}, "
             f"{_esc(_kind(x, t))}</p>")
-    figures = [_figure(t("notebook.value", name=name), x.data, t)]
+    figures = [figure_html(t("notebook.value", name=name), x.data, lang=t)]
     if x.grad is not None:
-        figures.append(_figure(f"∂L/∂{name} (.grad)", x.grad, t))
+        figures.append(figure_html(f"∂L/∂{name} (.grad)", x.grad, lang=t))
     note = (f'<p class="note">{_esc(t("notebook.grad_none"))}</p>'
             if x.grad is None and x.requires_grad else "")
     return _card("tg-tensor", f'{head}<div class="numbers">{"".join(figures)}</div>{note}')

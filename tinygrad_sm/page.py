@@ -45,18 +45,20 @@ def matrix_html(a: np.ndarray, title: str = "", image_shape: tuple[int, int] | N
     return f'<table class="matrix">{rows}</table>'
 
 
-def _figure(caption: str, value: object, image_shape: tuple[int, int] | None, t: Messages) -> str:
+def figure_html(caption: str, value: object, image_shape: tuple[int, int] | None = None,
+                lang: str | Messages | None = None) -> str:
+    """A captioned array: a table when small, else its picture (which carries the caption)."""
     a = np.asarray(value)
     if not is_small(a):
-        return matrix_html(a, caption, image_shape, t)  # a <figure> with its own caption
+        return matrix_html(a, caption, image_shape, lang)  # a <figure> with its own caption
     return f"<figure><figcaption>{_esc(caption)}</figcaption>{matrix_html(a)}</figure>"
 
 
 def _edge_html(edge: EdgeView, image_shape: tuple[int, int] | None, t: Messages) -> str:
     if edge.contribution is None:
         return f'<p class="note">{_esc(t("page.no_grad", name=edge.name))}</p>'
-    numbers = [_figure(symbol, value, image_shape, t) for symbol, value in edge.operands]
-    numbers.append(_figure(edge_title(t, edge), edge.contribution, image_shape, t))
+    numbers = [figure_html(symbol, value, image_shape, t) for symbol, value in edge.operands]
+    numbers.append(figure_html(edge_title(t, edge), edge.contribution, image_shape, t))
     parts = [f'<p class="rule">{_esc(edge.rule)}</p>',
              f'<div class="numbers">{"".join(numbers)}</div>']
     if edge.summed_note:
