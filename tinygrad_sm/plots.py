@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import numpy as np
 
 from .i18n import Messages, messages
+from .pictures import CMAP  # one diverging map for every picture of W and ∂L/∂W
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -132,7 +133,7 @@ def _weights_figure(W: np.ndarray, image_shape: tuple[int, int], class_names: Se
     for k, ax in enumerate(axes):
         ax.set_axis_off()
         if k < num_classes:
-            image = ax.imshow(W[:, k].reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit)
+            image = ax.imshow(W[:, k].reshape(image_shape), cmap=CMAP, vmin=-limit, vmax=limit)
             ax.set_title(class_names[k], fontsize=10)
     fig.suptitle(t("plot.weights_title"))
     fig.colorbar(image, ax=axes.tolist(), shrink=0.8)
@@ -156,7 +157,7 @@ def _first_layer_figure(W1: np.ndarray, grad_W1: np.ndarray, image_shape: tuple[
     for row, (matrix, label) in enumerate(((W1, "W1"), (grad_W1, "∂L/∂W1"))):
         limit = float(np.abs(matrix[:, chosen]).max()) or 1.0
         for ax, k in zip(axes[row], chosen):
-            image = ax.imshow(matrix[:, k].reshape(image_shape), cmap="RdBu_r", vmin=-limit,
+            image = ax.imshow(matrix[:, k].reshape(image_shape), cmap=CMAP, vmin=-limit,
                               vmax=limit)
             ax.set_title(f"{label}[:, {k}]", fontsize=9)
             ax.set_axis_off()
