@@ -7,6 +7,7 @@ kept in a `BackwardTrace` so it can be printed, drawn and stepped through.
 from __future__ import annotations
 
 import contextlib
+import operator
 import threading
 from typing import TYPE_CHECKING, Iterator
 
@@ -81,6 +82,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
     return summed.reshape(shape), axes
 
 
+_requires_grad = operator.attrgetter("requires_grad")
+
+
 def _copies(arrays, needed) -> tuple[np.ndarray | None, ...]:
     return tuple(a.copy() if a is not None and n else None for a, n in zip(arrays, needed))
 
@@ -100,7 +104,9 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
             raise RuntimeError(f"backward: {_label(root)} has shape {root.shape}; backward() "
                                "without a gradient needs a one-element tensor such as a loss. Pass "
                                f"backward(grad) with a gradient of shape {root.shape}")
-        grad = np.ones(root._data.shape, root._data.dtype)
+        # a loss is 0-d: np.array is several times cheaper than np.ones for it
+        data = root._data
+        grad = np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
     else:
         given = np.asarray(grad._data if isinstance(grad, type(root)) else grad)
         if given.dtype.kind not in "iuf":
@@ -133,7 +139,7 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
         if op is None:
             continue
         inputs = node._inputs
-        needs = [x.requires_grad for x in inputs]
+        needs = list(map(_requires_grad, inputs))
         local = op.backward(g, needs)
         if not isinstance(local, (tuple, list)) or len(local) != len(inputs):
             got = f"{len(local)} gradients" if isinstance(local, (tuple, list)) else type(local).__name__
@@ -142,9 +148,7 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
         contributions, summed = [], []  # kept only for the trace
         for x, gx, need in zip(inputs, local, needs):
             axes = None
-            if not need or gx is None:
-                gx = None
-            else:
+            if need and gx is not None:
                 data = x._data
                 if gx.shape != data.shape:
                     gx, axes = unbroadcast(gx, data.shape, op.name)
@@ -154,6 +158,8 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
                     check_finite(op, "backward", gx, inputs)
                 key = id(x)
                 pending[key] = pending[key] + gx if key in pending else gx
+            else:
+                gx = None
             if record is not None:
                 contributions.append(gx)
                 summed.append(axes)

@@ -34,6 +34,7 @@ def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
 
 
 _data_of = operator.attrgetter("_data")
+_new_tensor = object.__new__  # a result of an op: its fields are set by _apply, not __init__
 
 
 def _freeze(array: np.ndarray) -> None:
@@ -51,6 +52,8 @@ def _checked_name(name: Any, who: str) -> str | None:
 
 class Tensor:
     __array_ufunc__ = None  # numpy defers to us, so `np_array @ t` and `np_array + t` build graph
+    # fixed fields: a tensor per op per batch, so creating one and reading its fields must be cheap
+    __slots__ = ("_data", "requires_grad", "name", "grad", "_op", "_inputs")
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None,
                  dtype: Any = None):
@@ -81,15 +84,15 @@ class Tensor:
         mode = _Mode  # per-thread flags: each read is an attribute lookup on a threading.local
         if mode.detect_anomaly:
             check_finite(op, "forward", data, inputs)
-        out = Tensor.__new__(Tensor)
+        out = _new_tensor(Tensor)
         out._data, out.grad, out.name = data, None, op.out_name
-        out._op, out._inputs, out.requires_grad = None, (), False
-        if mode.grad_enabled:
-            needs = [x.requires_grad for x in inputs]
-            if True in needs:
-                out._op, out._inputs, out.requires_grad = op, inputs, True
-                for k in op.keeps(needs):  # what backward will read must not change until then
-                    _freeze(data if k < 0 else inputs[k]._data)
+        needs = [x.requires_grad for x in inputs]
+        if True in needs and mode.grad_enabled:
+            out._op, out._inputs, out.requires_grad = op, inputs, True
+            for k in op.keeps(needs):  # what backward will read must not change until then
+                _freeze(data if k < 0 else inputs[k]._data)
+        else:
+            out._op, out._inputs, out.requires_grad = None, (), False
         return out
 
     def _other(self, value: Any, op_name: str) -> Tensor:
