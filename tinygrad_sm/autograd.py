@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .graph import topo_order
+from .reductions import column_sum
 from .tracing import BackwardTrace, Step, broadcast_axes
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
     lead = grad.ndim - len(shape)
     if lead > 0 and grad.shape[lead:] == shape:  # only leading axes were added (b in XW + b)
         axes = tuple(range(lead))
+        if lead == 1 and grad.ndim == 2 and grad.dtype.kind == "f":  # the rows of a 2-D gradient
+            return column_sum(grad), axes
         return grad.sum(axis=axes), axes
     if lead < 0 or any(size not in (1, g) for size, g in zip(shape, grad.shape[lead:])):
         raise RuntimeError(f"{who}: backward gave a gradient of shape {grad.shape} for an input of "

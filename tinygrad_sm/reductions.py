@@ -1,0 +1,39 @@
+"""Sums and maxima along one axis of a 2-D array, several times faster than numpy's own at the
+shapes of a training batch (rows of 10 class scores; a bias gradient summed over 32–256 rows).
+
+numpy reduces a short last axis one row at a time: for 256 rows of 10 classes, max(axis=1)
+takes ~7× as long as reducing the first axis of the transposed copy (whole rows at once), and
+sum(axis=1) ~4× as long as a product with a vector of ones (BLAS). Summing the rows,
+sum(axis=0), is ~4× slower than ones · a for the same reason.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+_FEW_COLUMNS = 32  # beyond this, numpy's own max along the rows is the faster one
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(size: int, dtype: np.dtype) -> np.ndarray:
+    ones = np.ones(size, dtype)
+    ones.setflags(write=False)  # shared by every call
+    return ones
+
+
+def row_max(a: np.ndarray) -> np.ndarray:
+    """The max of each row, as a column (n, 1)."""
+    if a.shape[1] > _FEW_COLUMNS:
+        return a.max(axis=1, keepdims=True)
+    return np.ascontiguousarray(a.T).max(axis=0)[:, None]
+
+
+def row_sum(a: np.ndarray) -> np.ndarray:
+    """The sum of each row of a float array, as a column (n, 1)."""
+    return (a @ _ones(a.shape[1], a.dtype))[:, None]
+
+
+def column_sum(a: np.ndarray) -> np.ndarray:
+    """The sum of each column of a float array, shape (k,): the rows added up."""
+    return _ones(a.shape[0], a.dtype) @ a
