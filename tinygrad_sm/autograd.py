@@ -7,7 +7,6 @@ kept in a `BackwardTrace` so it can be printed, drawn and stepped through.
 from __future__ import annotations
 
 import contextlib
-import operator
 import threading
 from typing import TYPE_CHECKING, Iterator
 
@@ -85,9 +84,6 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
     return summed.reshape(shape), axes
 
 
-_requires_grad = operator.attrgetter("requires_grad")
-
-
 def _copies(arrays, needed) -> tuple[np.ndarray | None, ...]:
     return tuple(a.copy() if a is not None and n else None for a, n in zip(arrays, needed))
 
@@ -142,7 +138,7 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
         if op is None:
             continue
         inputs = node._inputs
-        needs = list(map(_requires_grad, inputs))
+        needs = [x.requires_grad for x in inputs]
         local = op.backward(g, needs)
         if not isinstance(local, (tuple, list)) or len(local) != len(inputs):
             got = f"{len(local)} gradients" if isinstance(local, (tuple, list)) else type(local).__name__

@@ -122,11 +122,15 @@ class Linear(Module):
         self.W.name, self.b.name = f"W{suffix}", f"b{suffix}"
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim != 2 or x.shape[1] != self.W.shape[0]:
-            raise ValueError(f"{type(self).__name__}: expected input of shape "
-                             f"(n, {self.W.shape[0]}), got {x.shape}")
-        product = (x @ self.W).named(f"{x.name or 'X'}{self.W.name}")  # XW, XW1, H1W2
-        return (product + self.b).named(f"o{self.suffix}")
+        shape, inputs = x.shape, self.W.shape[0]
+        if len(shape) != 2 or shape[1] != inputs:
+            raise ValueError(f"{type(self).__name__}: expected input of shape (n, {inputs}), "
+                             f"got {shape}")
+        product = x @ self.W
+        product.name = f"{x.name or 'X'}{self.W.name}"  # XW, XW1, H1W2
+        out = product + self.b
+        out.name = f"o{self.suffix}"
+        return out
 
 
 class ReLU(Module):

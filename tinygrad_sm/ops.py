@@ -245,14 +245,18 @@ class MatMul(Op):
     rules = ("∂L/∂{a} = ∂L/∂{out} · {b}ᵀ", "∂L/∂{b} = {a}ᵀ · ∂L/∂{out}")
 
     def forward(self, a, b):
-        if a.ndim == 0 or b.ndim == 0:
-            raise ValueError("matmul needs operands with at least one dimension, got a scalar")
-        inner_a, inner_b = a.shape[-1], (b.shape[0] if b.ndim == 1 else b.shape[-2])
-        if inner_a != inner_b:
-            raise ValueError(f"inner dimensions differ: {inner_a} (last of the left) "
-                             f"vs {inner_b} ({'only' if b.ndim == 1 else 'second-to-last'} of the right)")
+        try:
+            out = a @ b
+        except ValueError:  # say which dimensions disagree, in the operands' own terms
+            if a.ndim == 0 or b.ndim == 0:
+                raise ValueError("matmul needs operands with at least one dimension, got a scalar") from None
+            inner_a, inner_b = a.shape[-1], (b.shape[0] if b.ndim == 1 else b.shape[-2])
+            if inner_a != inner_b:
+                raise ValueError(f"inner dimensions differ: {inner_a} (last of the left) vs "
+                                 f"{inner_b} ({'only' if b.ndim == 1 else 'second-to-last'} of the right)") from None
+            raise
         self.a, self.b = a, b
-        return a @ b
+        return out
 
     def backward(self, g, needs):
         a, b = self.a, self.b

@@ -26,15 +26,15 @@ class SGD:
         # passed in) still hold the values the forward pass used.
         lr = float(self.lr)  # a Python float: float32 parameters stay float32 (a np.float64 would not)
         for p in self.params:
-            if p.grad is None:
+            grad, data = p.grad, p._data  # _data: only read, so a frozen array needs no copy
+            if grad is None:
                 continue
-            if p.grad.shape != p._data.shape:
+            if grad.shape != data.shape:
                 label = f"parameter {p.name!r}" if p.name else "a parameter"
-                raise ShapeError(f"SGD: {label} of shape {p.shape} has a gradient of shape "
-                                 f"{p.grad.shape}")
-            # _data, not .data: only read here, so a frozen array needs no copy-on-write first
-            new = p._data - lr * p.grad
-            p.data = new if new.dtype == p.dtype else new.astype(p.dtype)
+                raise ShapeError(f"SGD: {label} of shape {data.shape} has a gradient of shape "
+                                 f"{grad.shape}")
+            new = data - lr * grad
+            p._data = new if new.dtype == data.dtype else new.astype(data.dtype)
 
     def zero_grad(self) -> None:
         for p in self.params:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numbers
-import operator
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,6 @@ def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
     return array
 
 
-_data_of = operator.attrgetter("_data")
 _new_tensor = object.__new__  # a result of an op: its fields are set by _apply, not __init__
 
 
@@ -72,7 +70,7 @@ class Tensor:
     @staticmethod
     def _apply(op: ops.Op, *inputs: Tensor) -> Tensor:
         try:
-            data = op.forward(*map(_data_of, inputs))
+            data = op.forward(*[x._data for x in inputs])
         except InputError as e:
             raise InputError(f"{op.name}: {e}") from None
         except ValueError as e:  # numpy's broadcasting errors and the ops' shape checks
