@@ -144,7 +144,8 @@ def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) 
             got = f"{len(local)} gradients" if isinstance(local, (tuple, list)) else type(local).__name__
             raise RuntimeError(f"{op.name}: backward must return a tuple with one gradient per "
                                f"input ({len(inputs)}), got {got}")
-        contributions, summed = [], []  # kept only for the trace
+        if record is not None:
+            contributions, summed = [], []  # kept only for the trace
         for x, gx, need in zip(inputs, local, needs):
             axes = None
             if need and gx is not None:

@@ -505,7 +505,7 @@ class CrossEntropy(Op):
                                      f"got values from {y.min()} to {y.max()}") from None
             self.logy = None
             # only the true classes' log ŷ is needed
-            total = shifted.reshape(-1)[self.indices].sum() - log_sum.sum()
+            total = np.add.reduce(shifted.reshape(-1)[self.indices]) - np.add.reduce(log_sum, None)
         else:
             if y.shape != o.shape:
                 # a float (n,) target is most likely class indices made with Tensor(list): say so

@@ -26,7 +26,7 @@ def row_max(a: np.ndarray) -> np.ndarray:
     """The max of each row, as a column (n, 1)."""
     if a.shape[1] > _FEW_COLUMNS:
         return a.max(axis=1, keepdims=True)
-    return np.ascontiguousarray(a.T).max(axis=0)[:, None]
+    return np.maximum.reduce(np.ascontiguousarray(a.T), axis=0)[:, None]
 
 
 def row_sum(a: np.ndarray) -> np.ndarray:

@@ -105,7 +105,8 @@ class Tensor:
         return Tensor(_as_array(value, None if keeps_dtype else float_dtype, op_name))
 
     def _binary(self, op: ops.Op, other: Any, reflected: bool = False) -> Tensor:
-        other = self._other(other, op.name)
+        if type(other) is not Tensor:
+            other = self._other(other, op.name)
         return Tensor._apply(op, other, self) if reflected else Tensor._apply(op, self, other)
 
     def __add__(self, other): return self._binary(ops.Add(), other)
