@@ -35,3 +35,12 @@ def test_nan_and_inf_reach_the_rows_they_are_in(columns):
 def test_max_of_rows_without_columns_is_an_error_as_in_numpy():
     with pytest.raises(ValueError):
         row_max(np.zeros((3, 0)))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int64])
+def test_other_dtypes_are_summed_by_numpy_itself(dtype):
+    """float16 would add up in float16 in a product with ones; integers keep integer sums."""
+    a = (np.arange(64 * 10).reshape(64, 10) % 7).astype(dtype)  # sums stay exact in float16
+    assert row_sum(a).dtype == column_sum(a).dtype == a.sum(axis=0).dtype
+    np.testing.assert_array_equal(row_sum(a), a.sum(axis=1, keepdims=True))
+    np.testing.assert_array_equal(column_sum(a), a.sum(axis=0))

@@ -73,7 +73,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
     lead = grad.ndim - len(shape)
     if lead > 0 and grad.shape[lead:] == shape:  # only leading axes were added (b in XW + b)
         axes = tuple(range(lead))
-        if lead == 1 and grad.ndim == 2 and grad.dtype.kind == "f":  # the rows of a 2-D gradient
+        if lead == 1 and grad.ndim == 2:  # the rows of a 2-D gradient: the fast sum
             return column_sum(grad), axes
         return grad.sum(axis=axes), axes
     if lead < 0 or any(size not in (1, g) for size, g in zip(shape, grad.shape[lead:])):

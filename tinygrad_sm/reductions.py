@@ -13,6 +13,7 @@ import functools
 import numpy as np
 
 _FEW_COLUMNS = 32  # beyond this, numpy's own max along the rows is the faster one
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # sums by a product with ones
 
 
 @functools.lru_cache(maxsize=64)
@@ -30,10 +31,14 @@ def row_max(a: np.ndarray) -> np.ndarray:
 
 
 def row_sum(a: np.ndarray) -> np.ndarray:
-    """The sum of each row of a float array, as a column (n, 1)."""
+    """The sum of each row, as a column (n, 1)."""
+    if a.dtype not in _BLAS_FLOATS:  # float16 would add up in float16; integers need no BLAS
+        return a.sum(axis=1, keepdims=True)
     return (a @ _ones(a.shape[1], a.dtype))[:, None]
 
 
 def column_sum(a: np.ndarray) -> np.ndarray:
-    """The sum of each column of a float array, shape (k,): the rows added up."""
+    """The sum of each column, shape (k,): the rows added up."""
+    if a.dtype not in _BLAS_FLOATS:
+        return a.sum(axis=0)
     return _ones(a.shape[0], a.dtype) @ a
