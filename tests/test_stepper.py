@@ -210,3 +210,14 @@ def test_command_line_entry_point():
                           capture_output=True, text=True, encoding="utf-8", timeout=60)
     assert done.returncode == 0, done.stderr
     assert "∂L/∂W = Xᵀ · ∂L/∂XW" in done.stdout and done.stderr == ""
+
+
+def test_step_into_head_stops_like_cat():
+    """`tinygrad-sm step --no-pause | head -1`: status 141 (128 + SIGPIPE) and no traceback,
+    not rich's default of exiting 1 without a word."""
+    done = subprocess.run(["bash", "-o", "pipefail", "-c",
+                           f"{sys.executable} -m tinygrad_sm step --no-pause | head -1"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.count("\n") == 1 and "Forward pass" in done.stdout
+    assert done.returncode == 141
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr

@@ -101,7 +101,7 @@ def step_command(seed: int = 0, pause: bool = True, html: str | None = None,
 
     lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English)."""
     t = messages(lang)
-    console = console or Console(highlight=False)
+    console = console or terminal.PipeAwareConsole(highlight=False)  # `step | head`: exit 141
     problem = check_writable(html, "--html", t) if html else None
     if problem is None and pause and (sys.stdin is None or sys.stdin.closed):
         problem = t("stepper.stdin_closed")

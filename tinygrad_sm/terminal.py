@@ -23,6 +23,21 @@ if TYPE_CHECKING:
     from .tracing import BackwardTrace, EdgeView, StepView
 
 
+class PipeAwareConsole(Console):
+    """A rich Console that raises BrokenPipeError when its reader leaves (`| head -1`), for the
+    command to handle, instead of rich's default: exit 1 without a word."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        try:  # Python flushes stdout at exit: point it at /dev/null so that does not fail
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
+            pass
+        raise BrokenPipeError("standard output was closed")
+
+
 def _text(lines: Iterable[str]) -> Text:
     return Text("\n".join(lines))  # Text, not markup: "[1 2]" must not be read as a style tag
 

@@ -274,20 +274,9 @@ def _fail(message: str, code: int = EXIT_ERROR, t: Messages | None = None) -> in
 
 
 def _console():
-    """A rich Console whose closed stdout (`train | head -1`) raises BrokenPipeError for
-    train_command to handle, instead of rich's default of exiting 1 without a word."""
-    from rich.console import Console
-
-    class PipeAwareConsole(Console):
-        def on_broken_pipe(self) -> None:
-            self.quiet = True
-            try:  # Python flushes stdout at exit: point it at /dev/null so that does not fail
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())
-                os.close(devnull)
-            except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
-                pass
-            raise BrokenPipeError("standard output was closed")
+    """A console whose closed stdout (`train | head -1`) raises BrokenPipeError for
+    train_command to handle (rich is imported only when a command runs)."""
+    from .terminal import PipeAwareConsole
 
     return PipeAwareConsole()
 
