@@ -14,8 +14,8 @@ does. Also printed: what the in-place protection (freezing what backward reads) 
 same way with it switched off; OpenBLAS threads (default vs 1) on an idle machine and with
 another process burning a core; and the memory held after 1 and 5 epochs.
 
-    python benchmarks/bench_epoch.py               # everything (about a minute)
-    python benchmarks/bench_epoch.py --pairs 21    # more pairs, steadier medians
+    python benchmarks/bench_epoch.py               # everything (about two minutes)
+    python benchmarks/bench_epoch.py --pairs 41    # more pairs, steadier medians
 """
 from __future__ import annotations
 
@@ -243,7 +243,7 @@ def report_memory() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=11, help="interleaved engine/numpy pairs")
+    parser.add_argument("--pairs", type=int, default=21, help="interleaved engine/numpy pairs")
     parser.add_argument("--blas-rows", type=int, default=15360,
                         help="rows for the BLAS-thread comparison (a busy machine is slow)")
     parser.add_argument("--blas-threads", type=int, default=1,
