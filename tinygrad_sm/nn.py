@@ -122,9 +122,9 @@ class Linear(Module):
         self.W.name, self.b.name = f"W{suffix}", f"b{suffix}"
 
     def forward(self, x: Tensor) -> Tensor:
-        shape, inputs = x.shape, self.W.shape[0]
-        if len(shape) != 2 or shape[1] != inputs:
-            raise ValueError(f"{type(self).__name__}: expected input of shape (n, {inputs}), "
+        shape, features = x.shape, self.W.shape[0]
+        if len(shape) != 2 or shape[1] != features:
+            raise ValueError(f"{type(self).__name__}: expected input of shape (n, {features}), "
                              f"got {shape}")
         product = x @ self.W
         product.name = f"{x.name or 'X'}{self.W.name}"  # XW, XW1, H1W2
