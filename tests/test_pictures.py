@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import re
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 import tinygrad_sm.nn as nn
+from browser import chromium, needs_chromium
 from tinygrad_sm import Tensor, pictures, viz
 from tinygrad_sm.formatting import format_number
 
@@ -189,3 +191,66 @@ def test_too_many_images_are_one_heatmap():
     W1 = np.ones((64, pictures.MAX_IMAGES + 1))                      # an MLP's hidden units
     assert pictures.as_images(W1, (8, 8)) is None
     assert pictures.as_images(W1[:, :pictures.MAX_IMAGES], (8, 8))[1] == "columns"
+
+
+# ---- a page's picture of a big tensor: every number up to a size, block means beyond ----
+
+def test_page_heatmaps_keep_every_number_of_a_batch_and_average_blocks_of_a_bigger_tensor():
+    batch = np.random.default_rng(0).normal(size=(256, 784))  # Fashion-MNIST's batch: kept whole
+    figure = pictures.heatmap_html(batch, "X")
+    assert 'data-rows="256" data-cols="784"' in figure and "data-block=" not in figure
+    assert img_of(figure).shape[:2] == (256, 784)
+    big = np.random.default_rng(1).normal(size=(1100, 700))
+    big[0, 0], big[-1, -1] = np.nan, 40.0
+    figure = pictures.heatmap_html(big, "W1")
+    fr, fc = map(int, re.search(r'data-block="(\d+),(\d+)" data-full="1100,700"', figure).groups())
+    rows, cols = -(-1100 // fr), -(-700 // fc)
+    assert rows * cols <= 250_000 and max(rows, cols) <= 1024 and (fr, fc) != (1, 1)
+    assert f'data-rows="{rows}" data-cols="{cols}"' in figure
+    values = json.loads(re.search(r"data-values='([^']+)'", figure).group(1))
+    assert len(values) == rows * cols and values[0] == "nan"  # a block with NaN is marked
+    block = lambda r, c: big[r * fr:(r + 1) * fr, c * fc:(c + 1) * fc].mean()
+    assert values[1] == format_number(block(0, 1)) and values[-1] == format_number(block(rows - 1, cols - 1))
+    assert img_of(figure).shape[:2] == (rows, cols)
+    text = html.unescape(figure)
+    # the tensor's own numbers beside it: shape, scale ±max|value|, exact min and max
+    assert "shape (1100, 700)" in text and "colour scale ±40" in text
+    assert f"max 40" in text and f"min {format_number(np.nanmin(big))}" in text
+    assert f"drawn as means of {fr}×{fc} blocks" in text
+    assert len(figure) < 3_000_000  # was 10.8 MB for a 784 × 1000 tensor, 55 MB at 2000 × 2000
+
+
+BLOCK_DRIVER = """<script>
+window.addEventListener("load", () => {
+  const img = document.querySelector("img.tg-heat"), r = img.getBoundingClientRect();
+  const cell = img.clientWidth / Number(img.dataset.cols);
+  img.dispatchEvent(new MouseEvent("mousemove", {bubbles: true,
+    clientX: r.left + img.clientLeft + (COL + 0.5) * cell, clientY: r.top + img.clientTop + (ROW + 0.5) * cell}));
+  const out = img.parentElement.querySelector(".tg-readout");
+  document.body.dataset.result = JSON.stringify({text: out.textContent, row: out.dataset.row,
+                                                 col: out.dataset.col});
+});
+</script>"""
+
+
+@needs_chromium
+@pytest.mark.parametrize("lang, expected", [
+    ("en", "row {rows}, column {cols}: {mean} (mean of the block)"),
+    ("zh", "第 {rows} 行,第 {cols} 列:{mean}(该块的均值)")])
+def test_the_readout_over_block_means_names_the_block_and_its_mean(lang, expected, tmp_path):
+    from tinygrad_sm import page
+    big = np.random.default_rng(2).normal(size=(1100, 700))  # drawn in 2 × 2 blocks
+    row, col = 549, 123                                    # the last block row: rows 1098–1099
+    body = (f'<div class="tg-stepper">{pictures.heatmap_html(big, "W1", lang=lang)}</div>'
+            f'<script>{page.asset("stepper.js")}</script>')
+    probe = tmp_path / "blocks.html"
+    probe.write_text(f"<!doctype html><meta charset='utf-8'><body>{body}"
+                     + BLOCK_DRIVER.replace("ROW", str(row)).replace("COL", str(col)) + "</body>",
+                     encoding="utf-8")
+    done = chromium("--dump-dom", probe.as_uri(), tmp_path=tmp_path)
+    found = re.search(r'data-result="([^"]*)"', done.stdout.decode("utf-8"))
+    assert found, done.stderr.decode()[-2000:]
+    out = json.loads(html.unescape(found.group(1)))
+    assert out["row"] == "1098–1099" and out["col"] == "246–247"
+    assert out["text"] == expected.format(rows="1098–1099", cols="246–247",
+                                          mean=format_number(big[1098:1100, 246:248].mean()))

@@ -33,8 +33,8 @@ def asset(name: str) -> str:
 
 def matrix_html(a: np.ndarray, title: str = "", image_shape: tuple[int, int] | None = None,
                 lang: str | Messages | None = None) -> str:
-    """A small array as an HTML table; a big one as a picture at full resolution (per-class
-    images when an axis holds image_shape's pixels) with a pointer readout."""
+    """A small array as an HTML table; a big one as a picture (per-class images when an axis
+    holds image_shape's pixels; block means past pictures.PAGE_MAX_CELLS) with a pointer readout."""
     a = np.asarray(a)
     if not is_small(a) and a.dtype.kind in "biuf":
         if image_shape is not None and pictures.as_images(a, image_shape) is not None:

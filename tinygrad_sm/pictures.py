@@ -89,6 +89,9 @@ def downsample(a2: np.ndarray, max_side: int) -> tuple[np.ndarray, tuple[int, in
     return means, (fr, fc)
 
 
+# a page's heatmap keeps every number up to these sizes (a 784-wide batch, a 784 × 256 layer);
+# beyond, cells are means of blocks, so a 2000 × 2000 tensor is not 55 MB of page and 8 s of work
+PAGE_MAX_SIDE, PAGE_MAX_CELLS = 1024, 250_000
 MAX_IMAGES = 32  # more images than this (an MLP's 256 hidden units) are shown as one heatmap
 
 
@@ -179,33 +182,52 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _figure(title: str, img: str, lines: list[str], t: Messages) -> str:
+def _figure(title: str, img: str, lines: list[str], t: Messages, blocks: bool = False) -> str:
     text = "".join(f"<div>{html.escape(line)}</div>" for line in lines)
+    mean = f' data-mean="{html.escape(t("readout.block"))}"' if blocks else ""
     return (f'<figure class="tg-picture"><figcaption>{html.escape(title)}</figcaption>{img}'
             f'<div class="tg-readout" aria-live="polite" data-point="{html.escape(t("readout.point"))}" '
-            f'data-cell="{html.escape(t("readout.cell"))}" data-pixel="{html.escape(t("readout.pixel"))}">'
+            f'data-cell="{html.escape(t("readout.cell"))}" data-pixel="{html.escape(t("readout.pixel"))}"{mean}>'
             f'{html.escape(t("readout.point"))}</div>'
             f'<div class="tg-describe">{text}</div></figure>')
+
+
+def _page_view(a2: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """a2 itself, or block means within PAGE_MAX_SIDE a side and PAGE_MAX_CELLS in all."""
+    side = PAGE_MAX_SIDE
+    drawn, blocks = downsample(a2, side)
+    while drawn.size > PAGE_MAX_CELLS:
+        side = side * 4 // 5
+        drawn, blocks = downsample(a2, side)
+    return drawn, blocks
 
 
 def heatmap_html(a: np.ndarray, title: str, cell: int | None = None,
                  lang: str | Messages | None = None) -> str:
     """A <figure>: the heatmap inline (data: URI), its shape, bound, exact min/max, NaN/inf;
     the image carries its numbers (data-values) for a (row, column, value) readout.
+    Every number up to PAGE_MAX_SIDE cells a side and PAGE_MAX_CELLS in all; past that, each cell
+    is the mean of a block (said beside it; the readout gives the block's rows, columns and mean).
     lang: the page's language (default: $TINYGRAD_SM_LANG, else English)."""
     t = messages(lang)
     a = np.asarray(a)
     a2, note = view_2d(a.astype(np.float64))
-    if cell is None:  # about 768 × 640 px at most, but never under 1 px a cell (full resolution)
-        cell = max(1, min(12, 768 // a2.shape[1], 640 // a2.shape[0]))
-    bound = bound_of(a2)
-    img = (f'<img class="tg-heat" alt="{html.escape(title)}" src="{_data_uri(heatmap_png(a2, bound, cell))}" '
-           f'width="{a2.shape[1] * cell}" height="{a2.shape[0] * cell}" '
-           f'data-kind="grid" data-rows="{a2.shape[0]}" data-cols="{a2.shape[1]}" data-cell="{cell}" '
-           f"data-values='{_values_json(a2)}'>")
+    drawn, (block_rows, block_cols) = _page_view(a2)
+    if cell is None:  # about 768 × 640 px at most, but never under 1 px a cell
+        cell = max(1, min(12, 768 // drawn.shape[1], 640 // drawn.shape[0]))
+    bound = bound_of(a2)  # the tensor's own scale, also for block means
+    blocks = (f' data-block="{block_rows},{block_cols}" data-full="{a2.shape[0]},{a2.shape[1]}"'
+              if drawn is not a2 else "")
+    img = (f'<img class="tg-heat" alt="{html.escape(title)}" src="{_data_uri(heatmap_png(drawn, bound, cell))}" '
+           f'width="{drawn.shape[1] * cell}" height="{drawn.shape[0] * cell}" '
+           f'data-kind="grid" data-rows="{drawn.shape[0]}" data-cols="{drawn.shape[1]}" data-cell="{cell}"'
+           f"{blocks} data-values='{_values_json(drawn)}'>")
+    lines = describe(a, bound, t)
     if note:  # the same words as view_2d's, in the page's language
-        note = t("picture.view_2d", ndim=a.ndim, shape=shape_text(a2.shape))
-    return _figure(title, img, describe(a, bound, t) + ([note] if note else []), t)
+        lines.append(t("picture.view_2d", ndim=a.ndim, shape=shape_text(a2.shape)))
+    if blocks:
+        lines.append(t("picture.blocks", rows=block_rows, cols=block_cols))
+    return _figure(title, img, lines, t, blocks=bool(blocks))
 
 
 def class_images_html(a: np.ndarray, title: str, image_shape: tuple[int, int],

@@ -33,10 +33,17 @@
         values = values || JSON.parse(img.dataset.values);
         const at = cellAt(img, e, words);
         if (!at) { out.textContent = words.point || "point at a cell"; return; }
-        const value = values[at.row * Number(img.dataset.cols) + at.col];
+        let value = values[at.row * Number(img.dataset.cols) + at.col], row = at.row, col = at.col;
+        if (img.dataset.block) {  // a big tensor: each cell is the mean of a block of it
+          const [blockRows, blockCols] = img.dataset.block.split(",").map(Number);
+          const [rows, cols] = img.dataset.full.split(",").map(Number);
+          const span = (i, size, n) => (size === 1 ? String(i) : `${i * size}–${Math.min((i + 1) * size, n) - 1}`);
+          row = span(at.row, blockRows, rows); col = span(at.col, blockCols, cols);
+          value = fill(words.mean || "{value} (mean of the block)", { value });
+        }
         out.textContent = fill(words.cell || "row {row}, column {col}{where}: {value}",
-                               { row: at.row, col: at.col, where: at.where || "", value });
-        out.dataset.row = at.row; out.dataset.col = at.col; out.dataset.value = value;
+                               { row, col, where: at.where || "", value });
+        out.dataset.row = row; out.dataset.col = col; out.dataset.value = value;
       });
     });
   }
