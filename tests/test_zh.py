@@ -560,3 +560,47 @@ def test_the_english_catalogue_says_what_the_trace_says():
             assert i18n.summed_note(en, edge) == edge.summed_note
             checked += edge.summed_note is not None or edge.terms > 1
     assert checked >= 2  # a summed broadcast and a gradient of two terms were compared
+
+
+# ---- data errors: English by str(), in the learner's language from the command ----
+
+def test_data_errors_are_said_in_chinese_and_stay_english_for_python(tmp_path, monkeypatch):
+    from test_data import write_idx, write_mnist_folder
+
+    from tinygrad_sm import data
+    wrong = write_idx(tmp_path / "labels-as-images", np.zeros((4, 2, 2)), magic=data.LABELS_MAGIC)
+    with pytest.raises(data.DataError) as caught:
+        data.read_idx(wrong, data.IMAGES_MAGIC)
+    e = caught.value
+    assert str(e) == (f"{wrong}: magic number 2049 (a labels file), expected 2051 for images; "
+                      "is this the right file?")
+    assert e.said("zh") == f"{wrong}:魔数为 2049(这是一个标签文件),而图像应为 2051;是不是选错了文件?"
+    # a message built from parts: places joined, a folder that lacks files, how to get them
+    first, second = tmp_path / "system", tmp_path / "cache"
+    write_mnist_folder(second)
+    (second / "t10k-labels-idx1-ubyte.gz").unlink()
+    monkeypatch.setattr(data, "fashion_mnist_search_path", lambda: [first, second])
+    with pytest.raises(data.DataNotFoundError) as caught:
+        data.load_fashion_mnist()
+    said = caught.value.said("zh")
+    assert said.startswith(f"找不到 Fashion-MNIST;查找过 {first} 和 {second}(其中 {second} 缺少 "
+                           "t10k-labels-idx1-ubyte)。在 Debian 或 Ubuntu 上:"), said
+    assert str(caught.value).startswith(f"Fashion-MNIST not found; looked in {first} and {second} "
+                                        f"({second} lacks t10k-labels-idx1-ubyte). On Debian")
+    allowed = set(re.findall(r"[A-Za-z][A-Za-z_]+", str(tmp_path))) | {
+        "Fashion", "MNIST", "Debian", "Ubuntu", "sudo", "apt", "get", "install", "dataset", "fashion",
+        "mnist", "usr", "share", "datasets", "Zalando", "Research", "train", "images", "idx3", "ubyte",
+        "gz", "labels", "idx", "t10k", "cache", "system", "tinygrad_sm"}  # paths and file names
+    assert english_words(said, allowed) == set(), english_words(said, allowed)
+
+
+def test_train_says_a_missing_data_folder_in_chinese(capsys, tmp_path):
+    assert main(["train", "--lang", "zh", "--data", "fashion-mnist", "--data-dir",
+                 str(tmp_path / "absent"), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        f"tinygrad-sm train:错误:{tmp_path / 'absent'}:没有这个存放 Fashion-MNIST 的文件夹。"
+        "在 Debian 或 Ubuntu 上:`sudo apt-get install dataset-fashion-mnist`"), err
+    assert "no such folder" not in err and "Elsewhere" not in err
+    assert main(["train", "--lang", "zh", "--data", "mnist", "--out", str(tmp_path / "out")]) == 1
+    assert "--data mnist 需要 --data-dir DIR" in capsys.readouterr().err

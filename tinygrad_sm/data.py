@@ -21,9 +21,22 @@ from typing import BinaryIO, Iterator, NamedTuple
 
 import numpy as np
 
+from .i18n import Messages, Said
+
 
 class DataError(ValueError):
-    """A data file that is missing, truncated or not what it should be; the message names it."""
+    """A data file that is missing, truncated or not what it should be; the message names it.
+
+    The message is a catalogue entry (locales/*.json, "data.*") with its fields: str(e) is
+    English, `e.said(lang)` is in the learner's language (the training command uses it).
+    """
+
+    def __init__(self, key: str, **fields: object):
+        self.message = Said(key, **fields)
+        super().__init__(self.message("en"))
+
+    def said(self, lang: str | Messages | None = None) -> str:
+        return self.message(lang)
 
 
 class DataNotFoundError(DataError, FileNotFoundError):
@@ -126,46 +139,42 @@ def read_idx(path: str | os.PathLike, magic: int) -> np.ndarray:
         with path.open("rb") as raw, _unpacked(raw) as stream:
             return _parse_idx(path, stream, magic)
     except FileNotFoundError:
-        raise DataNotFoundError(f"{path}: file not found") from None
+        raise DataNotFoundError("data.file_not_found", path=path) from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:  # EOFError: a cut-off gzip stream
-        raise DataError(f"{path}: broken gzip data ({e}); the file may be truncated, "
-                        "download it again") from None
+        raise DataError("data.broken_gzip", path=path, error=e) from None
     except OSError as e:
-        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+        raise DataError("data.cannot_read", path=path, error=e.strerror or e) from None
 
 
 def _parse_idx(path: Path, stream: BinaryIO, magic: int) -> np.ndarray:
-    kind = {IMAGES_MAGIC: "images", LABELS_MAGIC: "labels"}.get(magic, "IDX data")
+    kinds = {IMAGES_MAGIC: "data.kind_images", LABELS_MAGIC: "data.kind_labels"}
+    kind = Said(kinds.get(magic, "data.kind_idx"))
     ndim = magic & 0xFF
     start = _read_at_most(stream, 4)
     if len(start) < 4:
-        raise DataError(f"{path}: only {len(start)} bytes; expected an IDX {kind} file starting "
-                        f"with the magic number {magic}")
+        raise DataError("data.too_short", path=path, size=len(start), kind=kind, magic=magic)
     found = int.from_bytes(start, "big")
     if found != magic:
-        hint = {IMAGES_MAGIC: " (an images file)", LABELS_MAGIC: " (a labels file)"}.get(found, "")
-        raise DataError(f"{path}: magic number {found}{hint}, expected {magic} for {kind}; "
-                        "is this the right file?")
+        hints = {IMAGES_MAGIC: "data.hint_images", LABELS_MAGIC: "data.hint_labels"}
+        hint = Said(hints[found]) if found in hints else ""
+        raise DataError("data.wrong_magic", path=path, found=found, hint=hint, magic=magic, kind=kind)
     header = 4 + 4 * ndim
     sizes = _read_at_most(stream, 4 * ndim)
     if len(sizes) < 4 * ndim:
-        raise DataError(f"{path}: truncated header: expected {ndim} dimension sizes "
-                        f"({header} bytes), found {4 + len(sizes)} bytes")
+        raise DataError("data.truncated_header", path=path, ndim=ndim, header=header,
+                        found=4 + len(sizes))
     shape = tuple(int.from_bytes(sizes[4 * i: 4 * i + 4], "big") for i in range(ndim))
     if 0 in shape:
-        raise DataError(f"{path}: empty: the header gives shape {shape}, so it holds no {kind}")
+        raise DataError("data.empty", path=path, shape=shape, kind=kind)
     count = math.prod(shape)  # a Python int: sizes up to (2³² − 1)³ cannot wrap around
     if count > sys.maxsize:
-        raise DataError(f"{path}: broken header: shape {shape} would be {count} bytes, "
-                        "more than any array can hold")
+        raise DataError("data.too_big", path=path, shape=shape, count=count)
     body = _read_at_most(stream, count + 1)
-    if len(body) != count:
-        if len(body) < count:
-            problem, found_text = "truncated", str(header + len(body))
-        else:
-            problem, found_text = "longer than its header says", "more"
-        raise DataError(f"{path}: {problem}: the header gives shape {shape}, so {header + count} "
-                        f"bytes are expected, found {found_text}")
+    if len(body) < count:
+        raise DataError("data.truncated", path=path, shape=shape, expected=header + count,
+                        found=header + len(body))
+    if len(body) > count:
+        raise DataError("data.too_long", path=path, shape=shape, expected=header + count)
     return np.frombuffer(body, dtype=np.uint8).reshape(shape)
 
 
@@ -174,9 +183,8 @@ def _find(directory: Path, stem: str) -> Path:
     for name in (stem + ".gz", stem):
         if (directory / name).is_file():
             return directory / name
-    raise DataNotFoundError(f"{directory}: neither {stem}.gz nor {stem} is there "
-                            f"(the four files needed: {', '.join(MNIST_FILES.values())}, "
-                            "each optionally .gz)")
+    raise DataNotFoundError("data.neither", directory=directory, stem=stem,
+                            files=", ".join(MNIST_FILES.values()))
 
 
 def _missing_idx_files(directory: Path) -> list[str]:
@@ -193,14 +201,15 @@ def _load_idx_folder(directory: Path, num_classes: int = 10) -> Split:
     for part in ("train", "test"):
         (image_path, images), (label_path, labels) = parts[part + "_images"], parts[part + "_labels"]
         if len(images) != len(labels):
-            raise DataError(f"{image_path} holds {len(images)} images but {label_path} holds "
-                            f"{len(labels)} labels; they must match (files from different sets?)")
+            raise DataError("data.count_mismatch", images=image_path, image_count=len(images),
+                            labels=label_path, label_count=len(labels))
         if labels.size and labels.max() >= num_classes:
-            raise DataError(f"{label_path}: label {labels.max()} found, expected 0..{num_classes - 1}")
+            raise DataError("data.label_range", path=label_path, label=labels.max(),
+                            last=num_classes - 1)
     train_shape, test_shape = parts["train_images"][1].shape[1:], parts["test_images"][1].shape[1:]
     if train_shape != test_shape:
-        raise DataError(f"{parts['test_images'][0]}: images are {test_shape[0]}×{test_shape[1]} "
-                        f"but the training images are {train_shape[0]}×{train_shape[1]}")
+        raise DataError("data.image_size", path=parts["test_images"][0], h=test_shape[0],
+                        w=test_shape[1], train_h=train_shape[0], train_w=train_shape[1])
 
     def pixels(images: np.ndarray) -> np.ndarray:
         flat = images.reshape(len(images), -1).astype(np.float32)
@@ -235,12 +244,12 @@ def fashion_mnist_search_path() -> Iterator[Path]:
         yield cache / "tinygrad_sm" / "fashion-mnist"
 
 
-FASHION_MNIST_HOWTO = (
-    "On Debian or Ubuntu: `sudo apt-get install dataset-fashion-mnist` (installs them under "
-    "/usr/share/datasets/fashion-mnist/). Elsewhere, put the four files from Zalando Research's "
-    "fashion-mnist repository (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) into ~/.cache/tinygrad_sm/fashion-mnist/ "
-    "or pass their folder.")
+FASHION_MNIST_HOWTO = Said("data.fashion_howto")  # how to get the files, in any language
+
+
+def _joined(items: list, key: str) -> object:
+    """Items said one after another ("A and B and C"), in the learner's language."""
+    return items[0] if len(items) == 1 else Said(key, first=items[0], second=_joined(items[1:], key))
 
 
 def load_fashion_mnist(directory: str | os.PathLike | None = None) -> Split:
@@ -258,18 +267,17 @@ def load_fashion_mnist(directory: str | os.PathLike | None = None) -> Split:
             if not missing:
                 return _load_idx_folder(folder)
             if len(missing) < len(MNIST_FILES):
-                incomplete.append(f"{folder} lacks {', '.join(missing)}")
-        details = f" ({'; '.join(incomplete)})" if incomplete else ""
-        raise DataNotFoundError("Fashion-MNIST not found; looked in "
-                                + " and ".join(str(c) for c in candidates) + details + ". "
-                                + FASHION_MNIST_HOWTO)
+                incomplete.append(Said("data.lacks", folder=folder, files=", ".join(missing)))
+        details = Said("data.details", details=_joined(incomplete, "data.then")) if incomplete else ""
+        raise DataNotFoundError("data.fashion_not_found", places=_joined(candidates, "data.and"),
+                                details=details, howto=FASHION_MNIST_HOWTO)
     folder = Path(directory)
     if not folder.is_dir():
-        raise DataNotFoundError(f"{folder}: no such folder for Fashion-MNIST. {FASHION_MNIST_HOWTO}")
+        raise DataNotFoundError("data.no_fashion_folder", folder=folder, howto=FASHION_MNIST_HOWTO)
     try:
         return _load_idx_folder(folder)
     except DataNotFoundError as e:
-        raise DataNotFoundError(f"{e}. {FASHION_MNIST_HOWTO}") from None
+        raise DataNotFoundError("data.with_howto", error=e.message, howto=FASHION_MNIST_HOWTO) from None
 
 
 def load_mnist(directory: str | os.PathLike) -> Split:
@@ -277,10 +285,8 @@ def load_mnist(directory: str | os.PathLike) -> Split:
     `directory` (raw or .gz), pixels / 255."""
     folder = Path(directory)
     if not folder.is_dir():
-        raise DataNotFoundError(
-            f"{folder}: no such folder for MNIST. Download the four IDX files of Yann LeCun, "
-            "Corinna Cortes and Christopher Burges's MNIST database ("
-            + ", ".join(s + ".gz" for s in MNIST_FILES.values()) + ") into one folder and pass it.")
+        raise DataNotFoundError("data.no_mnist_folder", folder=folder,
+                                files=", ".join(s + ".gz" for s in MNIST_FILES.values()))
     return _load_idx_folder(folder)
 
 

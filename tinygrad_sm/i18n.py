@@ -94,6 +94,24 @@ def messages(lang: str | Messages | None = None) -> Messages:
     return lang if isinstance(lang, Messages) else Messages(lang)
 
 
+class Said:
+    """A message by key with its fields, to be said later in any language: `Said(key, ...)(t)`.
+
+    For errors raised where no language is known (reading a data file): the exception keeps the
+    Said, str() of it is English, and the command says it in the learner's language. A field
+    that is itself a Said (a word such as "images", a nested error) is said in that language too.
+    """
+    __slots__ = ("key", "fields")
+
+    def __init__(self, key: str, **fields: object):
+        self.key, self.fields = key, fields
+
+    def __call__(self, lang: str | Messages | None = None) -> str:
+        t = messages(lang)
+        return t(self.key, **{name: value(t) if isinstance(value, Said) else value
+                              for name, value in self.fields.items()})
+
+
 # ---- the trace's words, in the learner's language (the trace's own are English) ----
 
 def shape_text(t: Messages, shape: tuple[int, ...]) -> str:

@@ -51,20 +51,20 @@ DATASETS = {
 }
 
 
-def load(name: str, data_dir: str | None = None, lang: str | Messages | None = None) -> Split:
-    """The data set by its command-line name; raises DataError with a message for the user."""
-    t = messages(lang)
+def load(name: str, data_dir: str | None = None) -> Split:
+    """The data set by its command-line name; raises DataError with a message for the user
+    (`e.said(lang)` in the learner's language)."""
     if name == "digits":
         if data_dir is not None:
-            raise DataError(t("train.digits_bundled"))
+            raise DataError("train.digits_bundled")
         return load_digits()
     if name == "fashion-mnist":
         return load_fashion_mnist(data_dir)
     if name == "mnist":
         if data_dir is None:
-            raise DataError(t("train.mnist_needs_dir"))
+            raise DataError("train.mnist_needs_dir")
         return load_mnist(data_dir)
-    raise DataError(t("train.unknown_data", name=name, choices=", ".join(DATASETS)))
+    raise DataError("train.unknown_data", name=name, choices=", ".join(DATASETS))
 
 
 # ---- the loop ----
@@ -315,9 +315,9 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
     out = Path(out)
 
     try:
-        split = load(data, data_dir, t)
+        split = load(data, data_dir)
     except DataError as e:
-        return _fail(str(e), t=t)
+        return _fail(e.said(t), t=t)
     pixels = spec.image_shape[0] * spec.image_shape[1]
     if split.num_features != pixels:
         return _fail(t("train.bad_pixels", data=data, h=spec.image_shape[0], w=spec.image_shape[1],
