@@ -194,12 +194,13 @@ def _figure(title: str, img: str, lines: list[str], t: Messages, blocks: bool = 
 
 def _page_view(a2: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     """a2 itself, or block means within PAGE_MAX_SIDE a side and PAGE_MAX_CELLS in all."""
+    def cells(side: int) -> int:  # how many cells downsample(a2, side) gives, without doing it
+        return math.prod(math.ceil(n / math.ceil(n / side)) for n in a2.shape)
+
     side = PAGE_MAX_SIDE
-    drawn, blocks = downsample(a2, side)
-    while drawn.size > PAGE_MAX_CELLS:
+    while cells(side) > PAGE_MAX_CELLS:
         side = side * 4 // 5
-        drawn, blocks = downsample(a2, side)
-    return drawn, blocks
+    return downsample(a2, side)
 
 
 def heatmap_html(a: np.ndarray, title: str, cell: int | None = None,
@@ -216,8 +217,9 @@ def heatmap_html(a: np.ndarray, title: str, cell: int | None = None,
     if cell is None:  # about 768 × 640 px at most, but never under 1 px a cell
         cell = max(1, min(12, 768 // drawn.shape[1], 640 // drawn.shape[0]))
     bound = bound_of(a2)  # the tensor's own scale, also for block means
+    blocked = drawn is not a2
     blocks = (f' data-block="{block_rows},{block_cols}" data-full="{a2.shape[0]},{a2.shape[1]}"'
-              if drawn is not a2 else "")
+              if blocked else "")
     img = (f'<img class="tg-heat" alt="{html.escape(title)}" src="{_data_uri(heatmap_png(drawn, bound, cell))}" '
            f'width="{drawn.shape[1] * cell}" height="{drawn.shape[0] * cell}" '
            f'data-kind="grid" data-rows="{drawn.shape[0]}" data-cols="{drawn.shape[1]}" data-cell="{cell}"'
@@ -225,9 +227,9 @@ def heatmap_html(a: np.ndarray, title: str, cell: int | None = None,
     lines = describe(a, bound, t)
     if note:  # the same words as view_2d's, in the page's language
         lines.append(t("picture.view_2d", ndim=a.ndim, shape=shape_text(a2.shape)))
-    if blocks:
+    if blocked:
         lines.append(t("picture.blocks", rows=block_rows, cols=block_cols))
-    return _figure(title, img, lines, t, blocks=bool(blocks))
+    return _figure(title, img, lines, t, blocks=blocked)
 
 
 def class_images_html(a: np.ndarray, title: str, image_shape: tuple[int, int],
