@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from typing import Any, Callable
 
 from .i18n import ENV, languages, messages, resolve
+from .terminal import silence_stdout
 from .train import DATASETS, EXIT_INTERRUPTED, EXIT_STDOUT_CLOSED, MODELS, train_command
 
 
@@ -145,12 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         print(messages(args.lang)("cli.interrupted", command=args.command), file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader of our output left (`| head`): stop quietly, like cat
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):
-            pass
+        silence_stdout()
         return EXIT_STDOUT_CLOSED
 
 

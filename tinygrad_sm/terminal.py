@@ -23,18 +23,24 @@ if TYPE_CHECKING:
     from .tracing import BackwardTrace, EdgeView, StepView
 
 
+def silence_stdout() -> None:
+    """Point stdout at /dev/null once its reader has left (`| head -1`): Python flushes stdout
+    at exit, and that flush must not fail with a second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
+        pass
+
+
 class PipeAwareConsole(Console):
     """A rich Console that raises BrokenPipeError when its reader leaves (`| head -1`), for the
     command to handle, instead of rich's default: exit 1 without a word."""
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
-        try:  # Python flushes stdout at exit: point it at /dev/null so that does not fail
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
-            pass
+        silence_stdout()
         raise BrokenPipeError("standard output was closed")
 
 
