@@ -90,7 +90,7 @@ def downsample(a2: np.ndarray, max_side: int) -> tuple[np.ndarray, tuple[int, in
 
 
 # a page's heatmap keeps every number up to these sizes (a 784-wide batch, a 784 × 256 layer);
-# beyond, cells are means of blocks, so a 2000 × 2000 tensor is not 55 MB of page and 8 s of work
+# beyond, cells are means of blocks: a 2000 × 2000 tensor with every number was 43 MB and 6–10 s
 PAGE_MAX_SIDE, PAGE_MAX_CELLS = 1024, 250_000
 MAX_IMAGES = 32  # more images than this (an MLP's 256 hidden units) are shown as one heatmap
 

@@ -2,9 +2,9 @@
 shapes of a training batch (rows of 10 class scores; a bias gradient summed over 32–256 rows).
 
 numpy reduces a short last axis one row at a time: for 256 rows of 10 classes, max(axis=1)
-takes ~7× as long as reducing the first axis of the transposed copy (whole rows at once), and
-sum(axis=1) ~4× as long as a product with a vector of ones (BLAS). Summing the rows,
-sum(axis=0), is ~4× slower than ones · a for the same reason.
+takes 5–7× as long as reducing the first axis of the transposed copy (whole rows at once), and
+sum(axis=1) 2.4–3.3× as long as a product with a vector of ones (BLAS); summing the rows,
+sum(axis=0), takes 2.9–3.7× as long as ones · a (benchmarks/bench_reductions.py).
 """
 from __future__ import annotations
 
