@@ -149,7 +149,7 @@ def compare_loops(shape: str, pairs: int) -> None:
 def report_protection(runs, epoch_seconds, batch_array, reps, pairs) -> None:
     """What freezing the arrays backward reads costs: counted calls × the time of one call (a
     steady figure), and epochs with it switched off, interleaved (noisy on a shared machine)."""
-    frozen = tensor_module._freeze
+    frozen = tensor_module.freeze
     calls = 0
 
     def counting(array):
@@ -157,22 +157,22 @@ def report_protection(runs, epoch_seconds, batch_array, reps, pairs) -> None:
         calls += 1
         frozen(array)
 
-    tensor_module._freeze = counting
+    tensor_module.freeze = counting
     try:
         runs["train_epoch"][0]()
     finally:
-        tensor_module._freeze = frozen
+        tensor_module.freeze = frozen
     one_call = min(timeit.repeat(lambda: frozen(batch_array), number=2000, repeat=7)) / 2000
     share = calls * one_call / epoch_seconds["train_epoch"]
     print(f"  in-place protection: {calls} freezes per epoch × {one_call * 1e6:.2f} µs = "
           f"{100 * share:.2f} % of a train_epoch")
 
     def unprotected():
-        tensor_module._freeze = lambda array: None
+        tensor_module.freeze = lambda array: None
         try:
             runs["train_epoch"][0]()
         finally:
-            tensor_module._freeze = frozen
+            tensor_module.freeze = frozen
 
     repeated = lambda run: (lambda: [run() for _ in range(reps)])
     ratios, _, _ = paired(repeated(runs["train_epoch"][0]), repeated(unprotected), pairs)

@@ -24,29 +24,33 @@ X_VALUES = [-3.0, -0.5, 0.0, 1.0, 4.0]
 
 class SigmoidFirstTry(Op):
     """A first version with a mistake learners make: σ′ = σ (the factor 1 − σ is forgotten)."""
-    name, formula = "sigmoid", "{out} = 1 / (1 + exp(−{a}))"
-    rules = ("∂L/∂{a} = ∂L/∂{out} ⊙ {out}",)
+    name, formula = "sigmoid", "{out} = 1 / (1 + exp(−{x}))"
+    rules = ("∂L/∂{x} = ∂L/∂{out} ⊙ {out}",)
 
-    def forward(self, a):
-        self.out = 1.0 / (1.0 + np.exp(-a))
-        return self.out
+    def forward(self, x):
+        out = 1.0 / (1.0 + np.exp(-x))
+        self.save(out)
+        return out
 
     def backward(self, g, needs):
-        return (g * self.out,)  # wrong: σ′(a) = σ(a)(1 − σ(a))
+        (out,) = self.saved
+        return (g * out,)  # wrong: σ′(x) = σ(x)(1 − σ(x))
 
 
 class Sigmoid(Op):
-    """σ(a) = 1 / (1 + e^−a). Its derivative is σ(1 − σ), so backward reuses the output it kept."""
-    name, formula = "sigmoid", "{out} = 1 / (1 + exp(−{a}))"
+    """σ(x) = 1 / (1 + e^−x). Its derivative is σ(1 − σ), so backward reads the output it saved."""
+    name, formula = "sigmoid", "{out} = 1 / (1 + exp(−{x}))"
     out_name = "σ"
-    rules = ("∂L/∂{a} = ∂L/∂{out} ⊙ {out} ⊙ (1 − {out})",)
+    rules = ("∂L/∂{x} = ∂L/∂{out} ⊙ {out} ⊙ (1 − {out})",)  # {x}: forward's parameter x
 
-    def forward(self, a):
-        self.out = 1.0 / (1.0 + np.exp(-a))
-        return self.out
+    def forward(self, x):
+        out = 1.0 / (1.0 + np.exp(-x))
+        self.save(out)  # what backward reads; saved, it cannot be changed in place
+        return out
 
     def backward(self, g, needs):
-        return (g * self.out * (1.0 - self.out),)
+        (out,) = self.saved
+        return (g * out * (1.0 - out),)
 
 
 def check(op: type[Op], x: Tensor) -> str | None:

@@ -98,7 +98,7 @@ def test_glyph_set_covers_ops_and_diagram_labels():
     used = set()
     for op in vars(ops).values():
         if isinstance(op, type) and issubclass(op, ops.Op):
-            used |= _non_ascii(op.formula + "".join(op.rules) + (op.out_name or "") + "".join(op.letters))
+            used |= _non_ascii(op.formula + "".join(op.rules) + (op.out_name or "") + "".join(op.inputs))
     for name in ("viz.py", "pictures.py", "formatting.py", "tracing.py"):  # what labels are built from
         if (PACKAGE / name).exists():
             used |= _non_ascii((PACKAGE / name).read_text(encoding="utf-8"))

@@ -63,17 +63,18 @@ def test_the_readme_loop_learns_with_in_place_updates():
     assert losses[-1] < losses[0] - 0.05 and W.dtype == np.float32
 
 
-def test_only_what_backward_reads_is_frozen():
+def test_what_an_op_saves_is_frozen_only_when_it_joins_a_graph():
     X_arr, W_arr = np.ones((2, 3)), np.ones((3, 1))
     X, W = Tensor(X_arr), Tensor(W_arr, requires_grad=True)
     assert X_arr.flags.writeable and W_arr.flags.writeable  # making a tensor freezes nothing
     with no_grad():
         X @ W
-    assert X_arr.flags.writeable  # no graph, nothing kept
+    assert X_arr.flags.writeable and W_arr.flags.writeable  # no graph, nothing kept
+    Tensor(X_arr) @ Tensor(W_arr)
+    assert X_arr.flags.writeable  # no input needs a gradient: no graph either
     out = X @ W
-    assert not X_arr.flags.writeable  # ∂L/∂W = Xᵀ · ∂L/∂out reads X
-    assert W_arr.flags.writeable      # ∂L/∂X is not needed, so W is not read
-    assert out.data.flags.writeable
+    assert not X_arr.flags.writeable and not W_arr.flags.writeable  # matmul saved both
+    assert out.data.flags.writeable  # the output is not read by matmul's backward
 
 
 def test_the_arrays_a_kept_array_views_are_frozen_too():

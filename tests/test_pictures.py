@@ -87,7 +87,7 @@ def test_bad_input_draws_and_is_named(value, said):
     text = html.unescape(pictures.heatmap_html(value, "t"))
     assert said in text
     rgb = img_of(text)
-    view, _ = pictures.view_2d(value)
+    view = pictures.view_2d(value)
     cell = rgb.shape[0] // view.shape[0]
     cells = rgb[cell // 2::cell, cell // 2::cell]
     assert cells.shape[:2] == view.shape

@@ -168,7 +168,8 @@ def test_unnamed_tensors_get_labels_and_rules_use_them():
     text = format_trace(L.backward(trace=True))
     assert "∂L/∂p = ∂L/∂t1 ⊙ 2" in text           # the op's template, in the diagram's names
     assert "∂L/∂out" not in text and "where" not in text
-    assert "Backward from t2" in text
+    assert "Backward from L" in text               # an unnamed root is the loss L
+    assert "∂L/∂t1 = expand(∂L/∂L, shape(t1))" in text  # and the rules say the same numerator
 
 
 def test_big_values_are_summarised_by_min_and_max():

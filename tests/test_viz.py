@@ -185,7 +185,7 @@ def test_unnamed_tensors_get_labels_and_odd_names_are_escaped():
     p = Tensor([[1.0, 2.0]], requires_grad=True, name='<p & "q">')
     source = viz.draw((p * 3).sum()).source
     assert "<b>&lt;p &amp; \"q\"&gt;</b>" in source
-    assert "<b>t1</b>" in source and "<b>t2</b>" in source and "<b>3</b>" in source
+    assert "<b>t1</b>" in source and "<b>L</b>" in source and "<b>3</b>" in source  # the root: L
     assert "t1 = &lt;p &amp; \"q\"&gt; ⊙ 3" in source
     svg = viz.render_bytes(source, "svg")                 # the renderer accepts it
     ET.fromstring(svg)

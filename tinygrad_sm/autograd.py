@@ -1,35 +1,170 @@
-"""The backward engine: topological order, chaining, summing, and the trace it can record.
+"""Backprop: the chain rule, run backwards through the graph.
 
-Every gradient passes through `backward()` below: an op returns one local gradient per input,
-the engine undoes broadcasting and adds contributions up. When tracing, each of those moves is
-kept in a `BackwardTrace` so it can be printed, drawn and stepped through.
+`backward()` below is the whole algorithm. Every other function here is a check or a piece of
+bookkeeping it calls by name. When a recorder is given (`loss.backward(trace=True)`), each
+step is handed to it as plain data, a `StepRecord`; the trace and every display are built from
+those records, above the engine.
 """
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import TYPE_CHECKING, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 import numpy as np
 
 from .errors import ShapeError
 from .graph import topo_order
-from .reductions import column_sum
-from .tracing import BackwardTrace, Step, broadcast_axes
 
 if TYPE_CHECKING:
     from .ops import Op
     from .tensor import Tensor
 
 
-class AnomalyError(FloatingPointError):
-    """An op produced NaN or inf while `detect_anomaly()` was on."""
+@dataclass(frozen=True)
+class StepRecord:
+    """What one op's backward did: ∂L/∂output came in, one contribution per input went out."""
+    op: Op
+    output: Tensor
+    grad_output: np.ndarray                          # ∂L/∂output, complete when the step runs
+    inputs: tuple[Tensor, ...]
+    contributions: tuple[np.ndarray | None, ...]     # added to each input's gradient (its shape)
+    local_grads: tuple[np.ndarray | None, ...]       # as op.backward returned them
+    summed_axes: tuple[tuple[int, ...] | None, ...]  # the axes unbroadcast summed, per input
 
+
+class Recorder(Protocol):
+    def begin(self, root: Tensor, seed: np.ndarray, order: list[Tensor]) -> None: ...
+    def record(self, step: StepRecord) -> None: ...
+
+
+def backward(root: Tensor, grad: Any = None, recorder: Recorder | None = None) -> Recorder | None:
+    """Reverse-mode backprop from root: every gradient of the graph is summed into `.grad`."""
+    seed, held = seed_gradient(root, grad)
+    order = topo_order(root)                       # every node after the inputs it was made from
+    if recorder is not None:
+        recorder.begin(root, seed, order)
+    pending = {id(root): seed}                     # ∂L/∂node, summed as contributions arrive
+    for node in reversed(order):                   # each node after all the nodes that used it
+        g = pending.pop(id(node))                  # so its gradient is complete: every use added
+        accumulate(node, g, held)                  # node.grad += ∂L/∂node
+        if node.op is None:
+            continue                               # a leaf: nothing to pass on
+        local = local_gradients(node, g)           # the op's rule: ∂L/∂input for each input
+        contributions, summed = [], []
+        for x, gx in zip(node.inputs, local):
+            axes = None
+            if gx is not None:
+                gx, axes = fit(gx, x, node)        # sum broadcasting back; x's dtype
+                pending[id(x)] = pending[id(x)] + gx if id(x) in pending else gx  # add the paths
+            contributions.append(gx)
+            summed.append(axes)
+        if recorder is not None:
+            recorder.record(StepRecord(node.op, node, g, node.inputs, tuple(contributions),
+                                       tuple(local), tuple(summed)))
+    return recorder
+
+
+# ---- the helpers it calls ----
+
+def _label(t: Tensor) -> str:
+    return f"tensor {t.name!r}" if t.name else "this tensor"
+
+
+def seed_gradient(root: Tensor, grad: Any) -> tuple[np.ndarray, set[int]]:
+    """∂root/∂root: ones for a one-element root (a loss), else the gradient the caller gives.
+    Also the ids of arrays a .grad must not keep as they are (the caller's own array)."""
+    if not root.requires_grad:
+        raise RuntimeError(f"backward: {_label(root)} does not require grad, so there is no graph "
+                           "to backpropagate through (create leaves with requires_grad=True)")
+    data = root._data
+    if grad is None:
+        if data.size != 1:
+            raise RuntimeError(f"backward: {_label(root)} has shape {root.shape}; backward() "
+                               "without a gradient needs a one-element tensor such as a loss. Pass "
+                               f"backward(grad) with a gradient of shape {root.shape}")
+        return np.ones(data.shape, data.dtype), set()
+    given = np.asarray(getattr(grad, "_data", grad))
+    if given.dtype.kind not in "iuf":
+        raise TypeError(f"backward: the gradient for {_label(root)} must be a number or a "
+                        f"numeric array, got {type(grad).__name__} {grad!r:.60}")
+    if given.shape != root.shape:
+        raise ShapeError(f"backward: gradient of shape {given.shape} given for {_label(root)} "
+                         f"of shape {root.shape}")
+    seed = given.astype(data.dtype, copy=False)
+    return seed, {id(seed)}
+
+
+_grad_lock = threading.Lock()  # two threads adding into one parameter's .grad lose no update
+
+
+def accumulate(node: Tensor, g: np.ndarray, held: set[int]) -> None:
+    """node.grad += g. A first gradient is kept as it is unless something else holds it (a view,
+    a read-only array, another .grad, the caller's array): then .grad gets its own copy."""
+    with _grad_lock:
+        if node.grad is not None:
+            node.grad = node.grad + g
+        elif id(g) in held or g.base is not None or not g.flags.writeable:
+            node.grad = g.copy()
+        else:
+            node.grad = g
+        held.add(id(node.grad))
+
+
+def local_gradients(node: Tensor, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    """op.backward(g, needs), checked: one numpy array per input that needs a gradient."""
+    op, inputs = node.op, node.inputs
+    needs = [x.requires_grad for x in inputs]
+    local = op.backward(g, needs)
+    if not isinstance(local, (tuple, list)) or len(local) != len(inputs):
+        got = f"{len(local)} gradients" if isinstance(local, (tuple, list)) else type(local).__name__
+        raise RuntimeError(f"{op.name}: backward must return a tuple with one gradient per "
+                           f"input ({len(inputs)}), got {got}")
+    local = [np.asarray(gx) if isinstance(gx, np.generic) else gx for gx in local]  # 0-d: x * y
+    for name, gx, need in zip(op.inputs or [f"input {i}" for i in range(len(inputs))], local, needs):
+        if need and not isinstance(gx, np.ndarray):
+            what = "None" if gx is None else type(gx).__name__
+            raise TypeError(f"{op.name}: backward returned {what} for {name}, which needs a "
+                            "gradient: return a numpy array of its shape")
+    return tuple(local)
+
+
+def fit(gx: np.ndarray, x: Tensor, node: Tensor) -> tuple[np.ndarray, tuple[int, ...] | None]:
+    """A local gradient made into input x's gradient: broadcasting summed back, x's dtype."""
+    axes = None
+    if gx.shape != x.shape:
+        gx, axes = unbroadcast(gx, x.shape, node.op.name)
+    if gx.dtype != x.dtype:
+        gx = gx.astype(x.dtype)
+    if _Mode.detect_anomaly:
+        check_finite(node.op, "backward", gx, node.inputs)
+    return gx, axes
+
+
+def broadcast_axes(grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes of a gradient of grad_shape that are summed to give an input of shape."""
+    lead = len(grad_shape) - len(shape)
+    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and grad_shape[lead + i] != 1)
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
+                who: str = "unbroadcast") -> tuple[np.ndarray, tuple[int, ...]]:
+    """Sum a gradient back to the shape of the input that broadcasting stretched; also the axes
+    summed. A shape broadcasting cannot explain is a bug in the op: an error, never a reshape."""
+    lead = grad.ndim - len(shape)
+    if lead < 0 or any(n not in (1, m) for n, m in zip(shape, grad.shape[lead:])):
+        raise RuntimeError(f"{who}: backward gave a gradient of shape {grad.shape} for an input of "
+                           f"shape {shape}, which broadcasting cannot produce (a bug in the op)")
+    axes = broadcast_axes(grad.shape, shape)
+    return grad.sum(axis=axes).reshape(shape), axes
+
+
+# ---- modes: per thread, so no_grad() in one thread leaves other threads' graphs alone ----
 
 class _Modes(threading.local):
-    """Grad mode and anomaly mode, one pair per thread: no_grad() in one thread leaves the
-    graphs other threads build alone. (Class attributes are the defaults of every thread.)"""
-    grad_enabled = True
+    grad_enabled = True      # class attributes: every thread's defaults
     detect_anomaly = False
 
 
@@ -56,6 +191,10 @@ def detect_anomaly() -> Iterator[None]:
         _Mode.detect_anomaly = previous
 
 
+class AnomalyError(FloatingPointError):
+    """An op produced NaN or inf while `detect_anomaly()` was on."""
+
+
 def check_finite(op: Op, phase: str, result: np.ndarray, inputs: tuple[Tensor, ...]) -> None:
     if np.issubdtype(result.dtype, np.floating) and not np.all(np.isfinite(result)):
         bad = "NaN" if np.any(np.isnan(result)) else "inf"
@@ -63,108 +202,6 @@ def check_finite(op: Op, phase: str, result: np.ndarray, inputs: tuple[Tensor, .
         raise AnomalyError(f"{op.name}: {phase} produced {bad} (input shapes {shapes})")
 
 
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
-                who: str = "unbroadcast") -> tuple[np.ndarray, tuple[int, ...]]:
-    """Sum a gradient back to the shape of the input that broadcasting stretched.
-
-    Returns the summed gradient and the axes (of `grad`) that were summed. A gradient that
-    broadcasting cannot explain means the op's backward is wrong: that is an error, never a reshape.
-    """
-    lead = grad.ndim - len(shape)
-    if lead > 0 and grad.shape[lead:] == shape:  # only leading axes were added (b in XW + b)
-        axes = tuple(range(lead))
-        if lead == 1 and grad.ndim == 2:  # the rows of a 2-D gradient: the fast sum
-            return column_sum(grad), axes
-        return grad.sum(axis=axes), axes
-    if lead < 0 or any(size not in (1, g) for size, g in zip(shape, grad.shape[lead:])):
-        raise RuntimeError(f"{who}: backward gave a gradient of shape {grad.shape} for an input of "
-                           f"shape {shape}, which broadcasting cannot produce (a bug in the op)")
-    axes = broadcast_axes(grad.shape, shape)
-    summed = grad.sum(axis=axes, keepdims=True) if axes else grad
-    return summed.reshape(shape), axes
-
-
-def _copies(arrays, needed) -> tuple[np.ndarray | None, ...]:
-    return tuple(a.copy() if a is not None and n else None for a, n in zip(arrays, needed))
-
-
-def _label(root: Tensor) -> str:
-    return f"tensor {root.name!r}" if root.name else "this tensor"
-
-
-def backward(root: Tensor, grad: np.ndarray | None = None, trace: bool = False) -> BackwardTrace | None:
-    """Reverse-mode backprop from root; sums every contribution into `.grad` (which accumulates)."""
-    seed_given = grad is not None
-    if not root.requires_grad:
-        raise RuntimeError(f"backward: {_label(root)} does not require grad, so there is no graph "
-                           "to backpropagate through (create leaves with requires_grad=True)")
-    if grad is None:
-        if root._data.size != 1:
-            raise RuntimeError(f"backward: {_label(root)} has shape {root.shape}; backward() "
-                               "without a gradient needs a one-element tensor such as a loss. Pass "
-                               f"backward(grad) with a gradient of shape {root.shape}")
-        # a loss is 0-d: np.array is several times cheaper than np.ones for it
-        data = root._data
-        grad = np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
-    else:
-        given = np.asarray(grad._data if isinstance(grad, type(root)) else grad)
-        if given.dtype.kind not in "iuf":
-            raise TypeError(f"backward: the gradient for {_label(root)} must be a number or a "
-                            f"numeric array, got {type(grad).__name__} {grad!r:.60}")
-        grad = given.astype(root.dtype, copy=False)
-        if grad.shape != root.shape:
-            raise ShapeError(f"backward: gradient of shape {grad.shape} given for {_label(root)} "
-                             f"of shape {root.shape}")
-    order = topo_order(root)
-    record = None
-    if trace:  # copies: root.grad may take grad, and .grad of earlier passes will change
-        record = BackwardTrace(root, grad.copy(),
-                               {id(t): t.grad.copy() for t in order if t.grad is not None})
-    anomaly = _Mode.detect_anomaly
-    pending = {id(root): grad}
-    # ids of arrays that a .grad may not take as they are: already some tensor's .grad (an add
-    # passes one array to both inputs), or the caller's own gradient array
-    taken = {id(grad)} if seed_given else set()
-    for node in reversed(order):
-        g = pending.pop(id(node))
-        if node.grad is not None:
-            node.grad = node.grad + g
-        elif id(g) in taken or g.base is not None or not g.flags.writeable:
-            node.grad = g.copy()  # views (broadcasts, reshapes) and shared arrays get their own
-        else:
-            node.grad = g
-        taken.add(id(node.grad))
-        op = node._op
-        if op is None:
-            continue
-        inputs = node._inputs
-        needs = [x.requires_grad for x in inputs]
-        local = op.backward(g, needs)
-        if not isinstance(local, (tuple, list)) or len(local) != len(inputs):
-            got = f"{len(local)} gradients" if isinstance(local, (tuple, list)) else type(local).__name__
-            raise RuntimeError(f"{op.name}: backward must return a tuple with one gradient per "
-                               f"input ({len(inputs)}), got {got}")
-        if record is not None:
-            contributions, summed = [], []  # kept only for the trace
-        for x, gx, need in zip(inputs, local, needs):
-            axes = None
-            if need and gx is not None:
-                data = x._data
-                if gx.shape != data.shape:
-                    gx, axes = unbroadcast(gx, data.shape, op.name)
-                if gx.dtype != data.dtype:
-                    gx = gx.astype(data.dtype)
-                if anomaly:
-                    check_finite(op, "backward", gx, inputs)
-                key = id(x)
-                pending[key] = pending[key] + gx if key in pending else gx
-            else:
-                gx = None
-            if record is not None:
-                contributions.append(gx)
-                summed.append(axes)
-        if record is not None:  # copies: later changes to a .grad must not rewrite the record
-            record.add(Step(len(record.steps), op, node, g.copy(), inputs,
-                            _copies(contributions, needs), _copies(local, needs), tuple(summed),
-                            tuple(x._data for x in inputs), node._data))
-    return record
+# what `loss.backward(trace=True)` records into: the package sets it to its BackwardTrace when
+# it is imported (tinygrad_sm/__init__.py); the engine itself knows no trace
+new_recorder: Callable[[], Recorder] | None = None

@@ -1,20 +1,31 @@
-"""Walking the graph: the order in which backprop (and every display) visits tensors."""
+"""The graph: a node remembers the op that made it and that op's inputs, and a walk puts every
+node after its inputs (the order backprop runs in, reversed)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .tensor import Tensor
+from typing import Any
 
 
-def topo_order(root: Tensor, only_grad: bool = True) -> list[Tensor]:
-    """Tensors in an order where inputs come before the ops that use them (iterative DFS).
+class Node:
+    """A node of the graph: the op that made it (None for a leaf) and the op's inputs, in order.
+    Tensor is a Node; the graph needs nothing else of it."""
+    __slots__ = ("_op", "_inputs")
 
-    With only_grad, tensors that need no gradient (data such as X and y) are left out.
-    """
-    order: list[Tensor] = []
+    @property
+    def op(self) -> Any:
+        """The op that made this node (None for leaves and under no_grad)."""
+        return self._op
+
+    @property
+    def inputs(self) -> tuple[Any, ...]:
+        return self._inputs
+
+
+def topo_order(root: Node, only_grad: bool = True) -> list[Any]:
+    """Nodes in an order where inputs come before the ops that use them (iterative DFS, so a
+    graph 100 000 ops deep works). With only_grad, tensors that need no gradient are left out."""
+    order: list[Any] = []
     seen = {id(root)}
-    stack: list[tuple[Tensor, int]] = [(root, 0)]  # (node, index of its next input to visit)
+    stack: list[tuple[Any, int]] = [(root, 0)]  # (node, index of its next input to visit)
     while stack:
         node, i = stack.pop()
         inputs = node._inputs

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
+from . import autograd, ops
+from .autograd import Recorder, _Mode, backward, check_finite
 from .errors import InputError, ShapeError
-from .autograd import _Mode, backward, check_finite
-from .tracing import BackwardTrace, _display
+from .graph import Node
 
 
 def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
@@ -32,26 +32,39 @@ def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
     return array
 
 
-_new_tensor = object.__new__  # a result of an op: its fields are set by _apply, not __init__
-
-
-def _freeze(array: np.ndarray) -> None:
-    """Make an array that a graph keeps read-only, with every array it is a view of."""
+def freeze(array: np.ndarray) -> None:
+    """Make an array read-only, with every array it is a view of (so no view can write it)."""
     while isinstance(array, np.ndarray):
         array.setflags(write=False)
         array = array.base
 
 
+_checked_ops: set[type] = set()
+
+
+def check_saved(op: ops.Op, arrays: list[np.ndarray]) -> None:
+    """Once per op class: an array forward keeps on `self` that is (a view of) an input or the
+    output must be saved, or an in-place edit could change what backward reads, silently."""
+    _checked_ops.add(type(op))
+    for attr, value in vars(op).items():
+        if isinstance(value, np.ndarray) and not any(value is s for s in op.saved) \
+                and any(np.may_share_memory(value, a) for a in arrays):
+            raise TypeError(f"{op.name}: forward keeps self.{attr}, an input or the output, without "
+                            f"saving it; write self.save(...) in forward and read self.saved in backward")
+
+
 def _checked_name(name: Any, who: str) -> str | None:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"{who}: a name must be a string, got {type(name).__name__} ({name!r})")
+    if name is not None and any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+        raise ValueError(f"{who}: the name {name!r} holds a lone surrogate, which no file can store")
     return name
 
 
-class Tensor:
+class Tensor(Node):
     __array_ufunc__ = None  # numpy defers to us, so `np_array @ t` and `np_array + t` build graph
     # fixed fields: a tensor per op per batch, so creating one and reading its fields must be cheap
-    __slots__ = ("_data", "requires_grad", "name", "grad", "_op", "_inputs")
+    __slots__ = ("_data", "requires_grad", "_name", "grad")
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None,
                  dtype: Any = None):
@@ -61,7 +74,7 @@ class Tensor:
                             f"{self._data.dtype}: gradients of integers (labels, indices) are "
                             "not defined; pass dtype=np.float32 if these are real values")
         self.requires_grad = bool(requires_grad)
-        self.name = _checked_name(name, "Tensor")
+        self._name = _checked_name(name, "Tensor")
         self.grad: np.ndarray | None = None
         self._op: ops.Op | None = None
         self._inputs: tuple[Tensor, ...] = ()
@@ -78,17 +91,21 @@ class Tensor:
             raise ShapeError(f"{op.name}: cannot apply to shape{'s' if len(inputs) > 1 else ''} "
                              f"{shapes}: {e}") from None
         if type(data) is not np.ndarray:  # numpy gives scalars (np.float64) for full reductions
+            if isinstance(data, Tensor):
+                raise TypeError(f"{op.name}: forward returned a Tensor; it takes numpy arrays and "
+                                "returns one (the engine makes the Tensor)")
             data = np.asarray(data)
         mode = _Mode  # per-thread flags: each read is an attribute lookup on a threading.local
         if mode.detect_anomaly:
             check_finite(op, "forward", data, inputs)
-        out = _new_tensor(Tensor)
-        out._data, out.grad, out.name = data, None, op.out_name
-        needs = [x.requires_grad for x in inputs]
-        if True in needs and mode.grad_enabled:
+        out = object.__new__(Tensor)  # a result: _apply sets every field, __init__ checks none
+        out._data, out.grad, out._name = data, None, op.out_name
+        if mode.grad_enabled and any(x.requires_grad for x in inputs):
             out._op, out._inputs, out.requires_grad = op, inputs, True
-            for k in op.keeps(needs):  # what backward will read must not change until then
-                _freeze(data if k < 0 else inputs[k]._data)
+            if type(op) not in _checked_ops:
+                check_saved(op, [data, *(x._data for x in inputs)])
+            for array in op.saved:  # what backward will read must not change until then
+                freeze(array)
         else:
             out._op, out._inputs, out.requires_grad = None, (), False
         return out
@@ -162,9 +179,11 @@ class Tensor:
         return Tensor._apply(ops.LogSoftmax(axis), self)
 
     # ---- backprop ----
-    def backward(self, grad: Any = None, trace: bool = False) -> BackwardTrace | None:
-        """Backprop into every tensor of the graph; with trace=True, return the steps taken."""
-        return backward(self, grad, trace)
+    def backward(self, grad: Any = None, trace: bool | Recorder = False) -> Any:
+        """Backprop into every tensor of the graph. trace=True: return the steps taken (a
+        BackwardTrace); a Recorder of your own is handed each step instead."""
+        recorder = autograd.new_recorder() if trace is True else trace or None
+        return backward(self, grad, recorder)
 
     # ---- plain accessors ----
     @property
@@ -183,7 +202,19 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
-        self._data = value if type(value) is np.ndarray else _as_array(value, None, "Tensor.data")
+        array = _as_array(value, None, "Tensor.data")
+        if self.requires_grad and array.dtype.kind != "f":
+            raise TypeError(f"Tensor.data: {_where(self)} requires grad, so its data must be "
+                            f"floating-point, got {array.dtype}; use .astype(np.float32)")
+        self._data = array
+
+    @property
+    def name(self) -> str | None:
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._name = _checked_name(value, "Tensor.name")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -197,18 +228,9 @@ class Tensor:
     def ndim(self) -> int:
         return self._data.ndim
 
-    @property
-    def op(self) -> ops.Op | None:
-        """The op that made this tensor (None for leaves and under no_grad)."""
-        return self._op
-
-    @property
-    def inputs(self) -> tuple[Tensor, ...]:
-        return self._inputs
-
     def named(self, name: str) -> Tensor:
         """Set the name shown in traces and diagrams; returns self, for chaining."""
-        self.name = _checked_name(name, "named")
+        self._name = _checked_name(name, "named")
         return self
 
     def numpy(self) -> np.ndarray:
@@ -233,9 +255,6 @@ class Tensor:
             extras.append(f"op={self._op.name}")
         return f"Tensor({body}, {', '.join(extras)})"
 
-    # notebook display: the package registers the renderer (tensor.py imports none)
-    def _repr_html_(self) -> str:
-        return _display("tensor_html")(self)
 
-    def _repr_markdown_(self) -> str:
-        return _display("tensor_markdown")(self)
+def _where(t: Tensor) -> str:
+    return f"the tensor {t.name!r}" if t.name else f"this tensor of shape {t.shape}"

@@ -1,39 +1,31 @@
 """The record of one backward pass, and the questions every display asks of it.
 
-Data: one `Step` per op node, in the order backprop visited them (`autograd.backward` fills them
-in, with copies of the numbers). Queries: `labels()` (a stable display name per tensor),
-`view(k)` (what step k teaches: the rule in the graph's own names, the numbers, each
-contribution and whether it is one term of a sum) and `grad_at(tensor, k)` (what is known of a
-gradient after step k). The diagram, the page, the terminal and the notebook only format these.
-
-No display is imported here: `print(trace)`, `trace.save_html()` and the other conveniences call
-the function that the package registers in `DISPLAYS` (see `tinygrad_sm/__init__.py`).
+The engine hands each step of a pass to a recorder as plain data (`autograd.StepRecord`);
+`BackwardTrace` is that recorder. It keeps copies of the numbers (one `Step` per op node, in
+the order backprop visited them) and answers: `labels()` (a stable display name per tensor),
+`view(k)` (what step k teaches: the rule in the graph's own names, the numbers to plug in,
+each contribution and whether it is one term of a sum) and `grad_at(tensor, k)` (what is known
+of a gradient after step k). It holds data, never sentences: the displays word it (i18n) and
+draw it (viz, page, terminal, notebook); tinygrad_sm/displays.py gives it its display methods.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
-from .formatting import format_number, shape_text
+from .autograd import StepRecord, broadcast_axes
+from .formatting import format_number
 from .graph import topo_order
 
 if TYPE_CHECKING:
     from .ops import Op
     from .tensor import Tensor
 
-# name -> function(trace, *args, **kwargs); filled by the package with the renderers
-DISPLAYS: dict[str, Callable[..., Any]] = {}
-
-
-def _display(name: str) -> Callable[..., Any]:
-    try:
-        return DISPLAYS[name]
-    except KeyError:
-        raise RuntimeError(f"no {name!r} display is registered (import tinygrad_sm)") from None
+ROOT = "L"  # what an unnamed root (a loss) is called: ∂L/∂W
 
 
 # ---- names and rules, also for a graph that has no trace ----
@@ -46,26 +38,32 @@ def printable(name: str) -> str:
 def graph_labels(root: Tensor, order: list[Tensor] | None = None) -> dict[int, str]:
     """A display name for every tensor of root's graph, keyed by id().
 
-    Named tensors show their name. Unnamed scalar constants show their value (the 2 in x * 2);
-    other unnamed tensors get t1, t2, ... in graph order, so the same graph gets the same labels.
+    Named tensors show their name; an unnamed root is L (unless a tensor is named L). Unnamed
+    scalar constants show their value (the 2 in x * 2); other unnamed tensors get t1, t2, ... in
+    graph order, so the same graph gets the same labels.
     """
+    order = order if order is not None else topo_order(root, only_grad=False)
+    root_is_l = not root.name and not any(t.name == ROOT for t in order)
     labels, count = {}, 0
-    for t in order if order is not None else topo_order(root, only_grad=False):
+    for t in order:
+        data = t._data  # read, never .data: a display changes nothing (.data may copy)
         if t.name:
             labels[id(t)] = printable(t.name)
-        elif t.op is None and not t.requires_grad and t.data.size == 1:
-            labels[id(t)] = format_number(t.data.reshape(()).item())
+        elif t is root and root_is_l:
+            labels[id(t)] = ROOT
+        elif t.op is None and not t.requires_grad and data.size == 1:
+            labels[id(t)] = format_number(data.reshape(()).item())
         else:
             count += 1
             labels[id(t)] = f"t{count}"
     return labels
 
 
-def broadcast_axes(grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The axes of a gradient of grad_shape that are summed to give an input of shape."""
-    lead = len(grad_shape) - len(shape)
-    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
-                                      if n == 1 and grad_shape[lead + i] != 1)
+def fill(template: str, op: Op, names: Sequence[str], out: str, root: str = ROOT) -> str:
+    """An op's template in the graph's names: {a} → the input's name, {out} → the output's,
+    and ∂L → ∂root (∂J/∂W for a pass that starts from J)."""
+    return template.replace("∂L/", "∂{_root}/").format(**dict(zip(op.inputs, names)), out=out,
+                                                         _root=root)
 
 
 def _sum_sign(axes: tuple[int, ...], ndim: int) -> str:
@@ -92,15 +90,24 @@ def static_summed_axes(node: Tensor, position: int) -> tuple[int, ...] | None:
     return broadcast_axes(node.shape, x.shape) or None
 
 
-def node_rules(node: Tensor, labels: dict[int, str]) -> tuple[str, ...]:
+def node_rules(node: Tensor, labels: dict[int, str], root: str = ROOT) -> tuple[str, ...]:
     """Each input edge's chain rule in the graph's names, with broadcasting's sum shown."""
     names = [labels[id(x)] for x in node.inputs]
-    out = labels[id(node)]
-    return tuple(with_sum(node.op.rule(i, names, out), static_summed_axes(node, i), node.ndim)
-                 for i in range(len(names)))
+    return tuple(with_sum(fill(rule, node.op, names, labels[id(node)], root),
+                          static_summed_axes(node, i), node.ndim)
+                 for i, rule in enumerate(node.op.rules))
+
+
+def describe(node: Tensor, labels: dict[int, str]) -> str:
+    """The op's forward formula in the graph's names, for an op node."""
+    return fill(node.op.formula, node.op, [labels[id(x)] for x in node.inputs], labels[id(node)])
 
 
 # ---- the record ----
+
+def _copy(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else np.array(a)
+
 
 @dataclass(eq=False)
 class Step:
@@ -117,6 +124,15 @@ class Step:
     output_value: np.ndarray | None = None
     trace: BackwardTrace | None = field(default=None, repr=False)
 
+    @classmethod
+    def of(cls, index: int, record: StepRecord, trace: BackwardTrace) -> Step:
+        """A step from the engine's record, with its own copies of the numbers: .grad and the
+        tensors change after the pass, the trace must not."""
+        return cls(index, record.op, record.output, _copy(record.grad_output), record.inputs,
+                   tuple(map(_copy, record.contributions)), tuple(map(_copy, record.local_grads)),
+                   record.summed_axes, tuple(x._data for x in record.inputs),
+                   record.output._data, trace)
+
     @property
     def op(self) -> str:
         return self.op_node.name
@@ -125,10 +141,11 @@ class Step:
     def rules(self) -> tuple[str, ...]:
         """Chain-rule text per input: the op's template, with the names the diagram shows."""
         labels = self.trace.labels() if self.trace is not None else {}
-        names = [labels.get(id(x), x.name) for x in self.inputs]
-        out = labels.get(id(self.output), self.output.name)
-        return tuple(with_sum(self.op_node.rule(i, names, out), self.summed_axes[i], self.output.ndim)
-                     for i in range(len(self.inputs)))
+        names = [labels.get(id(x), x.name or "") for x in self.inputs]
+        out = labels.get(id(self.output), self.output.name or "")
+        root = self.trace.root_label() if self.trace is not None else ROOT
+        return tuple(with_sum(fill(rule, self.op_node, names, out, root), axes, self.output.ndim)
+                     for rule, axes in zip(self.op_node.rules, self.summed_axes))
 
     @property
     def rule(self) -> str:
@@ -137,12 +154,6 @@ class Step:
 
     def __repr__(self) -> str:
         return f"Step({self.index}, {self.op}: {self.rule})"
-
-    def _repr_html_(self) -> str:
-        return _display("step_html")(self)
-
-    def _repr_markdown_(self) -> str:
-        return _display("step_markdown")(self)
 
 
 @dataclass(frozen=True)
@@ -163,21 +174,15 @@ class EdgeView:
     position: int
     input: Tensor
     name: str
+    grad: str                                  # the gradient's symbol: ∂L/∂W (∂J/∂W from J)
     rule: str                                  # in the graph's names, sum shown when summed
     operands: tuple[tuple[str, Any], ...]      # (symbol, value) of the rule's right-hand side
     contribution: np.ndarray | None            # None: the input needs no gradient (data)
     local_grad: np.ndarray | None
     summed_axes: tuple[int, ...] | None        # the axes of local_grad that were summed
-    summed_note: str | None                    # why the contribution is smaller than local_grad
     term: int                                  # this contribution is term `term` of `terms`
     terms: int
     after: GradAt                              # the input's gradient once this step has run
-
-    @property
-    def title(self) -> str:
-        """`∂L/∂W` when this is the whole gradient, `contribution 1 of 2 to ∂L/∂o` otherwise."""
-        grad = f"∂L/∂{self.name}"
-        return grad if self.terms <= 1 else f"contribution {self.term} of {self.terms} to {grad}"
 
 
 @dataclass(frozen=True)
@@ -189,41 +194,40 @@ class StepView:
     params: str
     formula: str
     output_name: str
+    root_name: str                             # what the pass starts from: L, or J
     grad_output: np.ndarray
     edges: tuple[EdgeView, ...]
 
-    @property
-    def header(self) -> str:
-        return f"step {self.index} of {self.count}: {self.op}"
-
-
-# symbols a rule's right-hand side may use, besides the op's own terms (op.rule_terms())
-_SYMBOL = re.compile(r"∂L/∂\{out\}|\{[ab]\}ᵀ|\{[ab]\}|\{out\}")
-
 
 class BackwardTrace:
-    """Every step of one backward pass, in the order backprop visited the op nodes."""
+    """Every step of one backward pass, in the order backprop visited the op nodes.
 
-    def __init__(self, root: Tensor, seed: np.ndarray, earlier: dict[int, np.ndarray] | None = None):
-        self.root = root
-        self.seed = seed
+    The engine's recorder: `begin()` when a pass starts, `record()` once per op node."""
+    step_class: type[Step] = Step
+
+    def __init__(self) -> None:
+        self.root: Any = None
+        self.seed: np.ndarray | None = None
         self.steps: list[Step] = []
         # .grad that tensors already held before this pass (copies): .grad accumulates
-        self.earlier_grads: dict[int, np.ndarray] = earlier or {}
+        self.earlier_grads: dict[int, np.ndarray] = {}
         self._labels: dict[int, str] | None = None
         self._order: list[Tensor] | None = None
         self._terms: dict[int, list[tuple[Step, int, np.ndarray]]] | None = None
 
-    def add(self, step: Step) -> None:
-        step.trace = self
-        self.steps.append(step)
+    def begin(self, root: Tensor, seed: np.ndarray, order: list[Tensor]) -> None:
+        self.root, self.seed = root, seed.copy()
+        self.earlier_grads = {id(t): t.grad.copy() for t in order if t.grad is not None}
+
+    def record(self, record: StepRecord) -> None:
+        self.steps.append(self.step_class.of(len(self.steps), record, self))
         self._terms = None
 
     def __len__(self) -> int:
         return len(self.steps)
 
     def __repr__(self) -> str:
-        return f"BackwardTrace({len(self.steps)} steps from {self.root.name or 'the root'})"
+        return f"BackwardTrace({len(self.steps)} steps from {self.root_label()})"
 
     def __iter__(self) -> Iterator[Step]:
         return iter(self.steps)
@@ -246,6 +250,10 @@ class BackwardTrace:
 
     def label(self, tensor: Tensor) -> str:
         return self.labels()[id(tensor)]
+
+    def root_label(self) -> str:
+        """The name of what this pass differentiates: the numerator of every ∂root/∂x."""
+        return self.label(self.root) if self.root is not None else ROOT
 
     # ---- sums ----
     def _index(self) -> dict[int, list[tuple[Step, int, np.ndarray]]]:
@@ -294,7 +302,7 @@ class BackwardTrace:
         if not -len(self) <= k < len(self):
             raise IndexError(f"view: step {k} out of range for a trace of {len(self)} steps")
         step = self.steps[k % len(self)]
-        labels = self.labels()
+        labels, root = self.labels(), self.root_label()
         names = [labels[id(x)] for x in step.inputs]
         out = labels[id(step.output)]
         index = self._index()
@@ -303,75 +311,31 @@ class BackwardTrace:
             terms = index.get(id(x), [])
             term = next((n + 1 for n, (s, j, _) in enumerate(terms) if s is step and j == i), 0)
             edges.append(EdgeView(
-                position=i, input=x, name=names[i], rule=step.rules[i],
-                operands=self._operands(step, i, names, out),
-                contribution=step.grad_inputs[i], local_grad=step.local_grads[i],
-                summed_axes=step.summed_axes[i], summed_note=summed_note(step, i), term=term, terms=len(terms),
-                after=self.grad_at(x, step.index)))
-        return StepView(index=step.index, count=len(self), op=step.op, params=step.op_node.params(),
-                        formula=step.op_node.describe(names, out), output_name=out,
-                        grad_output=step.grad_output, edges=tuple(edges))
+                position=i, input=x, name=names[i], grad=f"∂{root}/∂{names[i]}", rule=step.rules[i],
+                operands=self._operands(step, i, names, out), contribution=step.grad_inputs[i],
+                local_grad=step.local_grads[i], summed_axes=step.summed_axes[i], term=term,
+                terms=len(terms), after=self.grad_at(x, step.index)))
+        op = step.op_node
+        return StepView(index=step.index, count=len(self), op=step.op, params=op.params(),
+                        formula=fill(op.formula, op, names, out, root), output_name=out,
+                        root_name=root, grad_output=step.grad_output, edges=tuple(edges))
 
     def _operands(self, step: Step, i: int, names: list[str], out: str) -> tuple[tuple[str, Any], ...]:
         """The symbols of input i's rule (right-hand side) with their values: the numbers to plug in."""
-        template = step.op_node.rules[i].split(" = ", 1)[-1]
-        # the forward's arrays, not the tensors' current .data (an optimizer may have moved W since)
-        used = step.values or tuple(x.data for x in step.inputs)
-        data = {"a": used[0], "b": used[1] if len(used) > 1 else None}
-        out_value = step.output_value if step.output_value is not None else step.output.data
-        values = {"∂L/∂{out}": step.grad_output, "{out}": out_value}
-        for slot, value in data.items():
-            if value is not None:
-                values[f"{{{slot}}}"] = value
-                values[f"{{{slot}}}ᵀ"] = np.swapaxes(value, -1, -2) if np.ndim(value) >= 2 else value
+        op = step.op_node
+        template = op.rules[i].split(" = ", 1)[-1]
+        values: dict[str, Any] = {"∂L/∂{out}": step.grad_output, "{out}": step.output_value}
+        for slot, value in zip(op.inputs, step.values):  # the forward's arrays, not today's .data
+            values["{" + slot + "}"] = value
+            values["{" + slot + "}ᵀ"] = np.swapaxes(value, -1, -2) if np.ndim(value) >= 2 else value
+        values.update(op.rule_terms())  # the op's own symbols (n, softmax({a}), one-hot {y}...)
         found: list[tuple[int, str, Any]] = []
-        extra = step.op_node.rule_terms()
-        for symbol, value in sorted(extra.items(), key=lambda item: -len(item[0])):  # longest first
+        for symbol in sorted(values, key=len, reverse=True):  # longest first: exp({a}) before {a}
             match = re.search(rf"(?<!\w){re.escape(symbol)}(?!\w)", template)
             if match:
-                found.append((match.start(), symbol, value))
-                template = template.replace(symbol, " " * len(symbol))  # not matched again below
-        found += [(m.start(), m.group(0), values[m.group(0)]) for m in _SYMBOL.finditer(template)
-                  if m.group(0) in values]
-        fill = step.op_node._names(names, out)
-        seen, result = set(), []
+                found.append((match.start(), symbol, values[symbol]))
+                template = template.replace(symbol, " " * len(symbol))  # not matched again
+        root, shown = self.root_label(), {}
         for _, symbol, value in sorted(found, key=lambda f: f[0]):
-            text = symbol.format(**fill)
-            if text not in seen:
-                seen.add(text)
-                result.append((text, value))
-        return tuple(result)
-
-    # ---- displays (registered by the package; none is imported here) ----
-    def __str__(self) -> str:
-        return _display("text")(self)
-
-    def _repr_html_(self) -> str:
-        """The inline stepper, for Jupyter, VS Code and Colab (a cell ending in `trace`)."""
-        return _display("trace_html")(self)
-
-    def _repr_markdown_(self) -> str:
-        return _display("trace_markdown")(self)
-
-    def save_html(self, path: str, **options: Any) -> str:
-        """One self-contained page that steps through this pass (←/→, slider, #step=k)."""
-        return _display("save_html")(self, path, **options)
-
-    def render_frames(self, directory: str, format: str = "svg") -> list[str]:
-        """One image per step: directory/frame_000.svg, ..."""
-        return _display("render_frames")(self, directory, format=format)
-
-    def walk(self, **options: Any) -> int:
-        """Step through this pass in the terminal, one step per key (q quits)."""
-        return _display("walk")(self, **options)
-
-
-def summed_note(step: Step, i: int) -> str | None:
-    """Why input i's contribution has a smaller shape than the local gradient, if it does."""
-    axes = step.summed_axes[i]
-    local = step.local_grads[i]
-    if not axes or local is None:
-        return None
-    word = "axis" if len(axes) == 1 else "axes"
-    return (f"broadcast undone: summed {shape_text(local.shape)} over {word} "
-            f"{', '.join(map(str, axes))} to {shape_text(step.inputs[i].shape)}")
+            shown.setdefault(fill(symbol, op, names, out, root), value)  # x ⊙ x: x once
+        return tuple(shown.items())
