@@ -3,6 +3,7 @@ words, the demos' numbers in both languages, and Chinese plots without missing-g
 from __future__ import annotations
 
 import collections
+import html as html_module
 import importlib
 import io
 import json
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from tinygrad_sm import Tensor, i18n, plots, terminal
+from tinygrad_sm import Tensor, i18n, nn, plots, terminal, viz
 from tinygrad_sm.cli import main
 from tinygrad_sm.stepper import TinyProblem
 
@@ -545,21 +546,31 @@ def test_the_chinese_readout_in_the_browser(tmp_path):
     assert out["outside"] == "把指针移到格子上" and out["where"] == "第 2 步(共 3 步):matmul"
 
 
-def test_the_english_catalogue_says_what_the_trace_says():
-    """The renderers' words come from the catalogue; in English they are the trace's own."""
-    x = Tensor(np.ones((2, 3)), name="X")
-    b = Tensor(np.ones(3), requires_grad=True, name="b")
-    y = (x + b).named("y")
-    trace = (y * y).sum().named("L").backward(trace=True)
-    en, checked = i18n.Messages("en"), 0
-    for k in range(len(trace)):
-        view = trace.view(k)
-        assert i18n.step_header(en, view) == view.header
-        for edge in view.edges:
-            assert i18n.edge_title(en, edge) == edge.title
-            assert i18n.summed_note(en, edge) == edge.summed_note
-            checked += edge.summed_note is not None or edge.terms > 1
-    assert checked >= 2  # a summed broadcast and a gradient of two terms were compared
+def diagram_text(diagram) -> str:
+    """The words a rendered diagram shows (its SVG <text> elements)."""
+    svg = viz.render_bytes(diagram, "svg").decode("utf-8")
+    return html_module.unescape(" ".join(re.findall(r"<text[^>]*>(.*?)</text>", svg, re.S)))
+
+
+def test_the_diagram_speaks_the_learners_language():
+    """Every word of a diagram comes from the catalogue: node kinds, colour scale, min/max,
+    images, partial sums, unknown gradients, the active op. Chinese has no English besides names
+    and mathematics; the English diagram has those words (the check can fail)."""
+    rng = np.random.default_rng(0)
+    X = Tensor(rng.normal(size=(6, 64)), name="X")
+    W = Tensor(rng.normal(size=(64, 3)) * 0.1, requires_grad=True, name="W")
+    b = Tensor(np.zeros(3), requires_grad=True, name="b")
+    L = nn.cross_entropy(X @ W + b, np.array([0, 1, 2, 0, 1, 2])).named("L")
+    J = (L + (W * W).sum().named("s")).named("J")
+    trace = J.backward(trace=True)
+    allowed = graph_words(trace)
+    texts = {lang: " ".join(diagram_text(viz.draw(J, trace=trace, step=k, image_shape=(8, 8), lang=lang))
+                            for k in range(len(trace)))
+             for lang in ("zh", "en")}
+    assert "参数" in texts["zh"] and "数据" in texts["zh"] and "∂J/∂W" in texts["zh"]
+    assert english_words(texts["zh"], allowed) == set(), english_words(texts["zh"], allowed)
+    assert {"parameter", "data", "colour", "scale", "images", "known", "contribution",
+            "active"} <= english_words(texts["en"], allowed)
 
 
 # ---- data errors: English by str(), in the learner's language from the command ----

@@ -16,6 +16,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from .formatting import format_matrix, format_number, is_small
+
 if TYPE_CHECKING:
     from .tracing import EdgeView, StepView
 
@@ -112,11 +116,29 @@ class Said:
                               for name, value in self.fields.items()})
 
 
-# ---- the trace's words, in the learner's language (the trace's own are English) ----
+# ---- the trace's words, in the learner's language (the trace itself holds data, no words) ----
 
 def shape_text(t: Messages, shape: tuple[int, ...]) -> str:
     """(2, 3), or "scalar" in the learner's words."""
     return t("shape.scalar") if tuple(shape) == () else str(tuple(shape))
+
+
+def min_max(t: Messages, finite: np.ndarray) -> str:
+    """"min −0.3, max 0.5" of the finite entries given."""
+    return t("value.min_max", min=format_number(finite.min()), max=format_number(finite.max()))
+
+
+def value_lines(t: Messages, a: np.ndarray) -> list[str]:
+    """Lines showing an array as text: in full when small, otherwise its shape and min/max."""
+    a = np.asarray(a)
+    if is_small(a):
+        return format_matrix(a)
+    if a.size == 0:
+        return [f"{shape_text(t, a.shape)}: {t('value.empty')}"]
+    finite = a[np.isfinite(a)] if a.dtype.kind == "f" else a
+    text = min_max(t, finite) if finite.size else t("value.no_finite")
+    bad = a.size - finite.size
+    return [f"{shape_text(t, a.shape)}: {text}" + (t("value.nonfinite", count=bad) if bad else "")]
 
 
 def step_header(t: Messages, view: StepView) -> str:
@@ -126,15 +148,14 @@ def step_header(t: Messages, view: StepView) -> str:
 
 def edge_title(t: Messages, edge: EdgeView) -> str:
     """∂L/∂W when the contribution is the whole gradient, else "contribution 1 of 2 to ∂L/∂o"."""
-    grad = f"∂L/∂{edge.name}"
     if edge.terms <= 1:
-        return grad
-    return t("step.contribution", term=edge.term, terms=edge.terms, grad=grad)
+        return edge.grad
+    return t("step.contribution", term=edge.term, terms=edge.terms, grad=edge.grad)
 
 
 def summed_note(t: Messages, edge: EdgeView) -> str | None:
     """Why the contribution is smaller than the local gradient (an EdgeView), if it is."""
-    if not edge.summed_note or edge.local_grad is None:
+    if not edge.summed_axes or edge.local_grad is None:
         return None
     axes = edge.summed_axes
     key = "step.summed_axis" if len(axes) == 1 else "step.summed_axes"

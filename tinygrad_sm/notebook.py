@@ -14,8 +14,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 
-from .formatting import format_value
-from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note
+from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note, value_lines
 from .page import asset, figure_html, panel_html, stepper_html
 from .tracing import printable
 
@@ -85,9 +84,9 @@ def tensor_html(x: Tensor, lang: str | Messages | None = None) -> str:
     name = _name(x, t)
     head = (f"<p><b>{_esc(name)}</b> {shape_text(t, x.shape)} {_esc(str(x.dtype))}, "
             f"{_esc(_kind(x, t))}</p>")
-    figures = [figure_html(t("notebook.value", name=name), x.data, lang=t)]
+    figures = [figure_html(t("notebook.value", name=name), x._data, lang=t)]
     if x.grad is not None:
-        figures.append(figure_html(f"∂L/∂{name} (.grad)", x.grad, lang=t))
+        figures.append(figure_html(f"{name}.grad", x.grad, lang=t))
     note = (f'<p class="note">{_esc(t("notebook.grad_none"))}</p>'
             if x.grad is None and x.requires_grad else "")
     return _card("tg-tensor", f'{head}<div class="numbers">{"".join(figures)}</div>{note}')
@@ -117,15 +116,16 @@ def trace_markdown(trace: BackwardTrace, lang: str | Messages | None = None) -> 
 
 def _view_markdown(view: StepView, t: Messages) -> str:
     parts = [f"**{step_header(t, view)}** ({t('panel.forward', formula=f'`{view.formula}`')})", "",
-             t("panel.upstream", name=view.output_name, shape=shape_text(t, view.grad_output.shape)),
-             _code(format_value(view.grad_output))]
+             t("panel.upstream", root=view.root_name, name=view.output_name, shape=shape_text(t, view.grad_output.shape)),
+             _code(value_lines(t, view.grad_output))]
     for edge in view.edges:
         if edge.contribution is None:
             parts.append(t("panel.no_grad", name=edge.name))
             continue
-        parts += [f"`{edge.rule}`", f"{edge_title(t, edge)}:", _code(format_value(edge.contribution))]
-        if edge.summed_note:
-            parts.append(summed_note(t, edge))
+        parts += [f"`{edge.rule}`", f"{edge_title(t, edge)}:", _code(value_lines(t, edge.contribution))]
+        note = summed_note(t, edge)
+        if note:
+            parts.append(note)
     return "\n\n".join(parts)
 
 
@@ -138,9 +138,9 @@ def step_markdown(step: Step, lang: str | Messages | None = None) -> str:
 def tensor_markdown(x: Tensor, lang: str | Messages | None = None) -> str:
     t = messages(lang)
     name = _name(x, t)
-    parts = [f"**{name}** {shape_text(t, x.shape)} {x.dtype}, {_kind(x, t)}", _code(format_value(x.data))]
+    parts = [f"**{name}** {shape_text(t, x.shape)} {x.dtype}, {_kind(x, t)}", _code(value_lines(t, x._data))]
     if x.grad is not None:
-        parts += [f"∂L/∂{name} (.grad):", _code(format_value(x.grad))]
+        parts += [f"{name}.grad:", _code(value_lines(t, x.grad))]
     return "\n\n".join(parts)
 
 

@@ -61,7 +61,7 @@ def _edge_html(edge: EdgeView, image_shape: tuple[int, int] | None, t: Messages)
     numbers.append(figure_html(edge_title(t, edge), edge.contribution, image_shape, t))
     parts = [f'<p class="rule">{_esc(edge.rule)}</p>',
              f'<div class="numbers">{"".join(numbers)}</div>']
-    if edge.summed_note:
+    if summed_note(t, edge):
         local = t("page.local", shape=shape_text(t, np.shape(edge.local_grad)))
         parts += [f'<p class="note">{_esc(t("page.summed", note=summed_note(t, edge)))}</p>',
                   matrix_html(edge.local_grad, local, image_shape, t)]
@@ -69,8 +69,8 @@ def _edge_html(edge: EdgeView, image_shape: tuple[int, int] | None, t: Messages)
         after = edge.after
         state = (t("page.whole") if after.complete
                  else t("page.terms_so_far", known=after.terms_known, terms=after.terms))
-        parts.append(f'<p class="note">{_esc(t("page.after", name=edge.name, state=state))}</p>')
-        parts.append(matrix_html(after.value, f"∂L/∂{edge.name}", image_shape, t))
+        parts.append(f'<p class="note">{_esc(t("page.after", root=edge.grad[1:].split("/")[0], name=edge.name, state=state))}</p>')
+        parts.append(matrix_html(after.value, edge.grad, image_shape, t))
     return "".join(parts)
 
 
@@ -80,10 +80,10 @@ def panel_html(view: StepView, hidden: bool = False, image_shape: tuple[int, int
     (extra: more HTML at the end, e.g. the closed-form check). lang: "zh" or "en" (default:
     $TINYGRAD_SM_LANG, else English)."""
     t = messages(lang)
-    upstream = f"∂L/∂{view.output_name}"
+    upstream = f"∂{view.root_name}/∂{view.output_name}"
     head = (f"<h2>{_esc(t('page.step', index=view.index, op=view.op))}</h2>"
             f"<p>{_esc(t('panel.forward', formula=view.formula))}</p>"
-            f'<p class="rule">{_esc(t("page.upstream", name=view.output_name, shape=shape_text(t, view.grad_output.shape)))}</p>'
+            f'<p class="rule">{_esc(t("page.upstream", root=view.root_name, name=view.output_name, shape=shape_text(t, view.grad_output.shape)))}</p>'
             f"{matrix_html(view.grad_output, upstream, image_shape, t)}")
     groups = [head] + [_edge_html(edge, image_shape, t) for edge in view.edges]
     if extra:
@@ -112,13 +112,13 @@ def softmax_regression(trace: BackwardTrace) -> dict | None:
     matmul = next((s for s in trace if s.output is xw), None)
     if matmul is None or not W.requires_grad or X.requires_grad or W.ndim != 2:
         return None
-    logits_value, target_value = ce.values or (o.data, ce.inputs[1].data)  # the forward's arrays
+    logits_value, target_value = ce.values  # the forward's arrays
     logits, target = np.asarray(logits_value, dtype=np.float64), np.asarray(target_value)
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     y_hat = e / e.sum(axis=1, keepdims=True)
     y = np.eye(logits.shape[1])[target] if target.dtype.kind in "iu" else target.astype(np.float64)
     n = logits.shape[0]
-    x_value = np.asarray(matmul.values[0] if matmul.values else X.data, dtype=np.float64)
+    x_value = np.asarray(matmul.values[0], dtype=np.float64)
     return {"ce": ce.index, "matmul": matmul.index, "W": W, "n": n, "y_hat": y_hat, "y": y,
             "closed_form": x_value.T @ (y_hat - y) / n}
 
@@ -140,8 +140,8 @@ def _check_html(parts: dict, step: int, trace: BackwardTrace, image_shape: tuple
             return ""
         name = trace.label(W)
         difference = float(np.max(np.abs(np.asarray(engine, dtype=np.float64) - parts["closed_form"])))
-        return (f'<p class="rule">{_esc(t("page.check", name=name))}</p><div class="numbers check">'
-                + matrix_html(engine, t("page.engine", name=name), image_shape, t)
+        return (f'<p class="rule">{_esc(t("page.check", root=trace.root_label(), name=name))}</p><div class="numbers check">'
+                + matrix_html(engine, t("page.engine", root=trace.root_label(), name=name), image_shape, t)
                 + matrix_html(parts["closed_form"], "Xᵀ(ŷ − y)/n", image_shape, t)
                 + f'</div><p class="note difference">'
                 f'{_esc(t("page.difference", difference=format_number(difference)))}</p>')
@@ -189,13 +189,13 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
     page, the step in the address as #step=k). Otherwise ids are scoped by prefix and the keys
     work while the stepper has the focus (several steppers on one page, as in a notebook).
     image_shape=(h, w): tensors with an axis of h·w features are shown as images (see viz.draw).
-    lang: the language of its words, "zh" or "en" (default: $TINYGRAD_SM_LANG, else English);
-    the diagram keeps names and mathematics. The script's own words come in its data ("text").
+    lang: the language of its words and the diagram's, "zh" or "en" (default: $TINYGRAD_SM_LANG,
+    else English). The script's own words come in its data ("text").
     """
     if len(trace) == 0:
         raise ValueError("save_html: the trace has no steps (the root was not made by an op)")
     t = messages(lang)
-    diagram = viz.draw(trace.root, trace=trace, image_shape=image_shape)
+    diagram = viz.draw(trace.root, trace=trace, image_shape=image_shape, lang=t)
     svg = viz.render_bytes(diagram, "svg", what="the stepper's diagram")
     last = len(trace) - 1
 

@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from .formatting import format_number, shape_text
-from .i18n import Messages, messages
+from .formatting import format_number
+from .i18n import Messages, messages, min_max, shape_text
 
 MARKED = (0, 200, 83)   # NaN / inf
 CMAP = "RdBu_r"
@@ -33,17 +33,10 @@ def _table() -> np.ndarray:
     return _lut
 
 
-def view_2d(a: np.ndarray) -> tuple[np.ndarray, str | None]:
-    """The 2-D array drawn for a, and a note when it is not a itself."""
+def view_2d(a: np.ndarray) -> np.ndarray:
+    """The 2-D array drawn for a: a row for a vector, the last axis against all others beyond 2-D."""
     a = np.asarray(a)
-    if a.ndim == 0:
-        return a.reshape(1, 1), None
-    if a.ndim == 1:
-        return a.reshape(1, -1), None
-    if a.ndim == 2:
-        return a, None
-    rows = math.prod(a.shape[:-1])
-    return a.reshape(rows, a.shape[-1]), f"{a.ndim}-D shown as a 2-D view {shape_text((rows, a.shape[-1]))}"
+    return a.reshape(-1, a.shape[-1]) if a.ndim >= 2 else a.reshape(1, -1)
 
 
 def bound_of(a: np.ndarray) -> float:
@@ -123,7 +116,7 @@ def _png(rgb: np.ndarray) -> bytes:
 
 def heatmap_png(a: np.ndarray, bound: float | None = None, cell: int = 8) -> bytes:
     """a as a PNG: each entry a cell×cell square of its colour (2-D view, no downsampling)."""
-    a2, _ = view_2d(np.asarray(a, dtype=np.float64))
+    a2 = view_2d(np.asarray(a, dtype=np.float64))
     rgb = colours(a2, bound_of(a2) if bound is None else bound)
     return _png(np.repeat(np.repeat(rgb, cell, axis=0), cell, axis=1))
 
@@ -158,14 +151,14 @@ def describe(a: np.ndarray, bound: float | None = None, t: Messages | None = Non
     t: the page's messages; without, English (the diagram's words stay names and mathematics)."""
     t = t or messages("en")
     a = np.asarray(a)
-    lines = [t("picture.shape", shape=shape_text(a.shape))]
+    lines = [t("picture.shape", shape=shape_text(t, a.shape))]
     af = a.astype(np.float64)
     finite = af[np.isfinite(af)]
     bound = bound_of(af) if bound is None else bound
     lines.append(t("picture.scale", bound=format_number(bound))
                  + (t("picture.all_zero") if bound == 0 and finite.size else ""))
     if finite.size:
-        lines.append(f"min {format_number(finite.min())}, max {format_number(finite.max())}")
+        lines.append(min_max(t, finite))
     nan, inf = int(np.isnan(af).sum()), int(np.isinf(af).sum())
     if nan or inf:
         named = ", ".join(f"{n} {w}" for n, w in ((nan, "NaN"), (inf, "inf")) if n)
@@ -212,7 +205,7 @@ def heatmap_html(a: np.ndarray, title: str, cell: int | None = None,
     lang: the page's language (default: $TINYGRAD_SM_LANG, else English)."""
     t = messages(lang)
     a = np.asarray(a)
-    a2, note = view_2d(a.astype(np.float64))
+    a2 = view_2d(a.astype(np.float64))
     drawn, (block_rows, block_cols) = _page_view(a2)
     if cell is None:  # about 768 × 640 px at most, but never under 1 px a cell
         cell = max(1, min(12, 768 // drawn.shape[1], 640 // drawn.shape[0]))
@@ -225,8 +218,8 @@ def heatmap_html(a: np.ndarray, title: str, cell: int | None = None,
            f'data-kind="grid" data-rows="{drawn.shape[0]}" data-cols="{drawn.shape[1]}" data-cell="{cell}"'
            f"{blocks} data-values='{_values_json(drawn)}'>")
     lines = describe(a, bound, t)
-    if note:  # the same words as view_2d's, in the page's language
-        lines.append(t("picture.view_2d", ndim=a.ndim, shape=shape_text(a2.shape)))
+    if a.ndim > 2:  # drawn as a 2-D view
+        lines.append(t("picture.view_2d", ndim=a.ndim, shape=shape_text(t, a2.shape)))
     if blocked:
         lines.append(t("picture.blocks", rows=block_rows, cols=block_cols))
     return _figure(title, img, lines, t, blocks=blocked)

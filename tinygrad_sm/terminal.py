@@ -14,8 +14,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from .formatting import format_value
-from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note
+from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note, value_lines
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -48,16 +47,17 @@ def _text(lines: Iterable[str]) -> Text:
     return Text("\n".join(lines))  # Text, not markup: "[1 2]" must not be read as a style tag
 
 
-def _value_lines(title: str, value: np.ndarray) -> list[str]:
+def _value_lines(title: str, value: np.ndarray, t: Messages) -> list[str]:
     indent = " " * (len(title) - len(title.lstrip()) + 2)
-    return [f"{title} ="] + [f"{indent}{line}" for line in format_value(value)]
+    return [f"{title} ="] + [f"{indent}{line}" for line in value_lines(t, value)]
 
 
 # ---- print(trace) ----
 
 def _step_row(view: StepView, t: Messages) -> list[RenderableType]:
-    rules, shapes = [], [f"∂L/∂{view.output_name} {shape_text(t, view.grad_output.shape)}"]
-    values = _value_lines(f"∂L/∂{view.output_name}", view.grad_output)
+    upstream = f"∂{view.root_name}/∂{view.output_name}"
+    rules, shapes = [], [f"{upstream} {shape_text(t, view.grad_output.shape)}"]
+    values = _value_lines(upstream, view.grad_output, t)
     for edge in view.edges:
         if edge.contribution is None:
             continue
@@ -66,7 +66,7 @@ def _step_row(view: StepView, t: Messages) -> list[RenderableType]:
         if note:
             rules.append(f"  ({note})")
         shapes.append(f"→ {edge_title(t, edge)} {shape_text(t, edge.contribution.shape)}")
-        values += _value_lines(f"→ {edge_title(t, edge)}", edge.contribution)
+        values += _value_lines(f"→ {edge_title(t, edge)}", edge.contribution, t)
     return [str(view.index), view.op, _text(rules), _text(shapes), _text(values)]
 
 
@@ -88,27 +88,28 @@ def sums_lines(trace: BackwardTrace, lang: str | Messages | None = None) -> list
     """Where a gradient is a sum: several contributions to one tensor, and undone broadcasts."""
     t = messages(lang)
     lines: list[str] = []
+    root = trace.root_label()
     for tensor, terms in trace.accumulated():
         name = trace.label(tensor)
-        lines.append(t("sums.contributions", name=name, count=len(terms)))
+        lines.append(t("sums.contributions", root=root, name=name, count=len(terms)))
         for step, i, g in terms:
             lines.append("  " + t("sums.term", index=step.index, op=step.op, position=i, rule=step.rules[i]))
-            lines += [f"    {line}" for line in format_value(g)]
-        lines.append("  " + t("sums.total", name=name))
-        lines += [f"    {line}" for line in format_value(trace.grad_at(tensor).value)]
+            lines += [f"    {line}" for line in value_lines(t, g)]
+        lines.append("  " + t("sums.total", root=root, name=name))
+        lines += [f"    {line}" for line in value_lines(t, trace.grad_at(tensor).value)]
     for step in trace:
         for i, x in enumerate(step.inputs):
             if step.summed_axes[i] is None or step.local_grads[i] is None:
                 continue
             name, out = trace.label(x), trace.label(step.output)
             edge = trace.view(step.index).edges[i]
-            lines.append(t("sums.broadcast_head", name=name, index=step.index, op=step.op,
+            lines.append(t("sums.broadcast_head", root=root, name=name, index=step.index, op=step.op,
                            rule=step.rules[i]))
             lines.append(f"  {summed_note(t, edge)}")
             lines.append("  " + t("sums.broadcast", op=step.op, name=name, shape=shape_text(t, x.shape),
                                   out_shape=shape_text(t, step.output.shape)))
-            lines += _value_lines("  " + t("sums.local", out=out, name=name), step.local_grads[i])
-            lines += _value_lines("  " + t("sums.summed", name=name), step.grad_inputs[i])
+            lines += _value_lines("  " + t("sums.local", root=root, out=out, name=name), step.local_grads[i], t)
+            lines += _value_lines("  " + t("sums.summed", root=root, name=name), step.grad_inputs[i], t)
     earlier = [x for x in trace.tensors() if id(x) in trace.earlier_grads]
     for x in earlier:
         lines.append(t("sums.earlier", name=x.name or trace.label(x)))
@@ -126,12 +127,12 @@ TABLE_STEPS = 200  # longer traces are listed step by step in plain lines: a tab
 
 def _step_lines(view: StepView, t: Messages) -> list[str]:
     lines = [t("step.line", index=view.index, op=view.op, formula=view.formula)]
-    lines += [f"  {line}" for line in _value_lines(f"∂L/∂{view.output_name}", view.grad_output)]
+    lines += [f"  {line}" for line in _value_lines(f"∂{view.root_name}/∂{view.output_name}", view.grad_output, t)]
     for edge in view.edges:
         if edge.contribution is not None:
             note = summed_note(t, edge)
             lines.append(f"  {edge.rule}" + (f"  ({note})" if note else ""))
-            lines += [f"  {line}" for line in _value_lines(f"→ {edge_title(t, edge)}", edge.contribution)]
+            lines += [f"  {line}" for line in _value_lines(f"→ {edge_title(t, edge)}", edge.contribution, t)]
     return lines
 
 
@@ -154,8 +155,8 @@ def format_trace(trace: BackwardTrace, width: int = 120, lang: str | Messages | 
 
 # ---- trace.walk(): the stepper ----
 
-def _matrix(value: object) -> Text:
-    return _text(format_value(np.asarray(value)))
+def _matrix(value: object, t: Messages) -> Text:
+    return _text(value_lines(t, np.asarray(value)))
 
 
 def _numbers(edge: EdgeView, t: Messages) -> Table:
@@ -165,7 +166,7 @@ def _numbers(edge: EdgeView, t: Messages) -> Table:
     for _ in cells:
         grid.add_column(no_wrap=True)
     grid.add_row(*[Text(symbol, style="bold") for symbol, _ in cells])
-    grid.add_row(*[_matrix(value) for _, value in cells])
+    grid.add_row(*[_matrix(value, t) for _, value in cells])
     return grid
 
 
@@ -174,9 +175,9 @@ def step_panel(view: StepView, lang: str | Messages | None = None) -> Panel:
     t = messages(lang)
     parts: list[RenderableType] = [
         Text(t("panel.forward", formula=view.formula)),
-        Text(t("panel.upstream", name=view.output_name, shape=shape_text(t, view.grad_output.shape)),
+        Text(t("panel.upstream", root=view.root_name, name=view.output_name, shape=shape_text(t, view.grad_output.shape)),
              style="bold"),
-        _matrix(view.grad_output)]
+        _matrix(view.grad_output, t)]
     for edge in view.edges:
         if edge.contribution is None:
             parts.append(Text(t("panel.no_grad", name=edge.name), style="dim"))

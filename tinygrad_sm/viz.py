@@ -23,9 +23,10 @@ import graphviz
 import numpy as np
 
 from . import pictures, png
-from .formatting import format_value, is_small, shape_text
+from .formatting import format_matrix, is_small
 from .graph import topo_order
-from .tracing import GradAt, graph_labels, node_rules
+from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note
+from .tracing import ROOT, GradAt, describe, graph_labels, node_rules
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -155,10 +156,11 @@ def render(graph: graphviz.Digraph | graphviz.Source | str, path: str | os.PathL
     return path
 
 
-def render_frames(trace: BackwardTrace, directory: str | os.PathLike, format: str = "svg") -> list[str]:
+def render_frames(trace: BackwardTrace, directory: str | os.PathLike, format: str = "svg",
+                  lang: str | Messages | None = None) -> list[str]:
     """One image per backward step: directory/frame_000.svg, frame_001.svg, ..."""
     os.makedirs(directory, exist_ok=True)
-    return [render(draw(trace.root, trace=trace, step=k),
+    return [render(draw(trace.root, trace=trace, step=k, lang=lang),
                    os.path.join(directory, f"frame_{k:03d}.{format}"), format=format)
             for k in range(len(trace))]
 
@@ -189,7 +191,7 @@ def _cells(rgb: np.ndarray, cell: int) -> str:
     return f'<table border="0" cellborder="0" cellspacing="0" cellpadding="0">{rows}</table>'
 
 
-def _picture(a: np.ndarray, image_shape: tuple[int, int] | None) -> tuple[str, list[str]]:
+def _picture(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages) -> tuple[str, list[str]]:
     """A big array as coloured cells on its own symmetric scale, and the lines said beside it:
     the bound, exact min/max, NaN/inf, the 2-D view or downsampling when there is one."""
     a = np.asarray(a)
@@ -203,86 +205,90 @@ def _picture(a: np.ndarray, image_shape: tuple[int, int] | None) -> tuple[str, l
         factor = small[0][1]
         if factor != (1, 1):
             images = np.stack([image for image, _ in small])
-            notes.append(f"downsampled {factor[0]}×{factor[1]} (block averages)")
+            notes.append(t("diagram.downsampled", rows=factor[0], cols=factor[1]))
         rgb = pictures.images_rgb(images, bound)
-        notes.insert(0, f"{len(images)} images of {image_shape[0]}×{image_shape[1]} ({axis})")
+        notes.insert(0, t(f"diagram.images_{axis}", count=len(images), h=image_shape[0], w=image_shape[1]))
     else:
-        a2, view_note = pictures.view_2d(a.astype(np.float64))
-        if view_note:
-            notes.append(view_note)
+        a2 = pictures.view_2d(a.astype(np.float64))
+        if a.ndim > 2:
+            notes.append(t("picture.view_2d", ndim=a.ndim, shape=shape_text(t, a2.shape)))
         a2, factor = pictures.downsample(a2, MAX_CELLS)
         if factor != (1, 1):
-            notes.append(f"downsampled {factor[0]}×{factor[1]} (block averages)")
+            notes.append(t("diagram.downsampled", rows=factor[0], cols=factor[1]))
         rgb = pictures.colours(a2, bound)
     width = 360 if found is not None else 260
     cell = max(2, min(10, width // rgb.shape[1], 260 // rgb.shape[0]))
-    lines = [f"{shape_text(a.shape)}", *pictures.describe(a, bound)[1:], *notes]
+    lines = [shape_text(t, a.shape), *pictures.describe(a, bound, t)[1:], *notes]
     return _cells(rgb, cell), lines
 
 
-def _value_html(a: np.ndarray, image_shape: tuple[int, int] | None, color: str | None = None,
-                heading: str = "", bold: bool = False) -> str:
+def _value_html(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages,
+                color: str | None = None, heading: str = "", bold: bool = False) -> str:
     """heading, then a small array as text or a big one as a picture with its scale and
     min/max (a table: a Graphviz cell holds either text or one table)."""
     wrap = (lambda text: f"<b>{text}</b>") if bold else (lambda text: text)
     if is_small(a):
-        return wrap(heading + _lines(format_value(a), color))
-    table, lines = _picture(a, image_shape)
+        return wrap(heading + _lines(format_matrix(a), color))
+    table, lines = _picture(a, image_shape, t)
     rows = [wrap(heading)] if heading else []
     rows += [table, wrap(_lines(lines, color, mono=False))]
     body = "".join(f'<tr><td align="left" balign="left">{row}</td></tr>' for row in rows)
     return f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{body}</table>'
 
 
-def _kind(t: Tensor) -> tuple[str, tuple[str, str]]:
-    if t.op is not None:
+def _kind(x: Tensor, t: Messages) -> tuple[str, tuple[str, str]]:
+    if x.op is not None:
         return "", INTERMEDIATE
-    return ("parameter", PARAM) if t.requires_grad else ("data", DATA)
+    return (t("notebook.parameter"), PARAM) if x.requires_grad else (t("notebook.data"), DATA)
 
 
-def _tensor_label(t: Tensor, node_id: str, name: str, grad_cell: str, on_path: bool,
-                  image_shape: tuple[int, int] | None = None) -> str:
-    kind, (fill, border) = _kind(t)
+def _tensor_label(x: Tensor, node_id: str, name: str, grad_cell: str, on_path: bool,
+                  image_shape: tuple[int, int] | None, t: Messages, grad: str) -> str:
+    kind, (fill, border) = _kind(x, t)
     if on_path:
         border = PATH_COLOR
-    head = (f"<b>{_esc(name)}</b>  <font point-size=\"9\">{shape_text(t.shape)}"
-            f"{'  ' + kind if kind else ''}</font>")
+    head = (f"<b>{_esc(name)}</b>  <font point-size=\"9\">{_esc(shape_text(t, x.shape))}"
+            f"{'  ' + _esc(kind) if kind else ''}</font>")
     rows = [f"<tr><td>{head}</td></tr>",
-            f"<tr><td align=\"left\" balign=\"left\">{_value_html(t.data, image_shape)}</td></tr>"]
+            f"<tr><td align=\"left\" balign=\"left\">{_value_html(x._data, image_shape, t)}</td></tr>"]
     if grad_cell:  # its own id (with a tooltip, which makes Graphviz keep the id): the page restyles it
         rows.append(f"<tr><td align=\"left\" balign=\"left\" bgcolor=\"white\" id=\"{node_id}_grad\" "
-                    f"tooltip=\"{html.escape('∂L/∂' + name)}\">{grad_cell}</td></tr>")
+                    f"tooltip=\"{html.escape(grad)}\">{grad_cell}</td></tr>")
     thick = 3 if on_path else 1
     return (f"<<table border=\"{thick}\" cellborder=\"0\" cellspacing=\"0\" cellpadding=\"3\" "
             f"bgcolor=\"{fill}\" color=\"{border}\">{''.join(rows)}</table>>")
 
 
-def _grad_cell(name: str, known: GradAt | None, emphasis: bool, earlier: bool = False,
-               image_shape: tuple[int, int] | None = None) -> str:
-    """The gradient part of a tensor node; known=None for data (no gradient row)."""
+def _grad_cell(title: str, known: GradAt | None, emphasis: bool, earlier: bool,
+               image_shape: tuple[int, int] | None, t: Messages) -> str:
+    """The gradient part of a tensor node (title: ∂L/∂x); known=None for data (no gradient row)."""
     if known is None:
         return ""
-    title = f"∂L/∂{name}"
     if known.value is None:
-        note = "? (not known yet)" if known.terms else "not computed yet"
+        note = t("diagram.unknown") if known.terms else t("diagram.not_computed")
         return _lines([f"{title}: {note}"], FAINT, mono=False)
     color = PATH_COLOR if emphasis else GRAD_COLOR
     if known.complete:
         heading = f"{title} ="
     else:
-        heading = f"{title} so far ({known.terms_known} of {known.terms} terms) ="
-    head = [heading] + ([".grad: + earlier passes (accumulated)"] if earlier else [])
-    return _value_html(known.value, image_shape, color, _lines(head, color, mono=False), emphasis)
+        heading = t("diagram.so_far", grad=title, known=known.terms_known, terms=known.terms)
+    head = [heading] + ([t("diagram.earlier")] if earlier else [])
+    return _value_html(known.value, image_shape, t, color, _lines(head, color, mono=False), emphasis)
 
 
-def _op_label(node: Tensor, labels: dict[int, str], active: bool) -> str:
-    op = node.op
-    params = op.params()
-    formula = op.describe([labels[id(x)] for x in node.inputs], labels[id(node)])
-    head = f"<b>{_esc(op.name)}</b>" + (f" <font point-size=\"9\">({_esc(params)})</font>" if params else "")
+def _op_label(node: Tensor, labels: dict[int, str], active: bool, t: Messages) -> str:
+    params = node.op.params()
+    head = f"<b>{_esc(node.op.name)}</b>" + (f" <font point-size=\"9\">({_esc(params)})</font>" if params else "")
     if active:
-        head += " <font point-size=\"9\">(active)</font>"
-    return f"<{head}<br/>{_esc(formula)}>"
+        head += f" <font point-size=\"9\">{_esc(t('diagram.active'))}</font>"
+    return f"<{head}<br/>{_esc(describe(node, labels))}>"
+
+
+def _text_value(a: np.ndarray, t: Messages) -> list[str]:
+    """A small array in full; a big one as its shape and exact min/max (an edge holds text)."""
+    if is_small(a):
+        return format_matrix(a)
+    return [shape_text(t, a.shape), *pictures.describe(a, None, t)[2:]]
 
 
 def _edge_label(rule: str, extra: list[str], color: str) -> str:
@@ -307,7 +313,7 @@ def _path_to(root: Tensor, order: list[Tensor], target: Tensor) -> set[int]:
 
 def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None = None,
          highlight: Tensor | None = None, rankdir: str = "LR",
-         image_shape: tuple[int, int] | None = None) -> Diagram:
+         image_shape: tuple[int, int] | None = None, lang: str | Messages | None = None) -> Diagram:
     """The graph that produced root, as a Diagram (a graphviz.Digraph).
 
     trace + step=k: frame k of that backward pass (gradients known so far, the active op, the
@@ -319,7 +325,9 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
     Arrays bigger than the full-print limit are heatmaps (blue < 0 < red, each on its own scale
     ±max|a|, printed with the exact min/max). image_shape=(h, w): a tensor with an axis of h·w
     features is drawn as images instead (W and ∂L/∂W: one per class; X: one per example).
+    lang: the words of the diagram ("zh", "en"; default $TINYGRAD_SM_LANG, else English).
     """
+    t = messages(lang)
     if image_shape is not None:
         image_shape = _checked_image_shape(image_shape)
     if trace is not None and trace.root is not root:
@@ -333,8 +341,9 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
         active = trace.view(step)  # raises IndexError for a step out of range
         step = active.index
     order = topo_order(root, only_grad=False)
-    index = {id(t): i for i, t in enumerate(order)}
-    labels = trace.labels() if trace is not None else graph_labels(root)
+    index = {id(x): i for i, x in enumerate(order)}
+    labels = trace.labels() if trace is not None else graph_labels(root, order)
+    root_name = labels[id(root)] if root.name or labels[id(root)] == ROOT else ROOT
     on_path: set[int] = set()
     if highlight is not None:
         if id(highlight) not in index:
@@ -342,9 +351,8 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
                              f"the graph of {labels[id(root)]}")
         on_path = _path_to(root, order, highlight)
     step_of = {id(s.output): s.index for s in trace} if trace is not None else {}
-    large = sum(t.op is not None for t in order) > LARGE
+    large = sum(x.op is not None for x in order) > LARGE
 
-    root_name = labels[id(root)]
     graph = Diagram(
         format="svg",
         name=_quoted(f"backward_{root_name}" if trace is not None else f"graph_{root_name}"),
@@ -356,55 +364,56 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
         graph.attr(nslimit="1", nslimit1="1")
     if active is not None:
         rules = "; ".join(e.rule for e in active.edges if e.contribution is not None)
-        graph.attr(label=f"<<b>{_esc(active.header)}</b>   {_esc(rules)}>")
+        graph.attr(label=f"<<b>{_esc(step_header(t, active))}</b>   {_esc(rules)}>")
 
-    for i, t in enumerate(order):
-        name = labels[id(t)]
-        if not t.requires_grad:
+    for i, x in enumerate(order):
+        name = labels[id(x)]
+        if not x.requires_grad:
             known = None
         elif trace is None:  # no trace: .grad as it is (None before backward)
-            known = GradAt(t.grad, int(t.grad is not None), int(t.grad is not None))
+            known = GradAt(x.grad, int(x.grad is not None), int(x.grad is not None))
         else:
-            known = trace.grad_at(t, step)
-            if known.terms == 0 and t is not root:
+            known = trace.grad_at(x, step)
+            if known.terms == 0 and x is not root:
                 known = None  # needs no gradient in this pass (nothing flows to it)
-        earlier = trace is not None and id(t) in trace.earlier_grads
-        grad = _grad_cell(name, known, t is highlight, earlier, image_shape)
-        graph.node(f"t{i}", _tensor_label(t, f"t{i}", name, grad, id(t) in on_path, image_shape),
-                   shape="plain",
-                   id=f"t{i}", **{"class": "tensor"})
+        earlier = trace is not None and id(x) in trace.earlier_grads
+        grad = f"∂{root_name}/∂{name}"
+        cell = _grad_cell(grad, known, x is highlight, earlier, image_shape, t)
+        graph.node(f"t{i}", _tensor_label(x, f"t{i}", name, cell, id(x) in on_path, image_shape, t, grad),
+                   shape="plain", id=f"t{i}", **{"class": "tensor"})
 
-    for i, t in enumerate(order):
-        if t.op is None:
+    for i, node in enumerate(order):
+        if node.op is None:
             continue
-        k = step_of.get(id(t))
+        k = step_of.get(id(node))
         is_active = active is not None and k == step
         is_done = active is None or (k is not None and k < step)
-        op_on_path = id(t) in on_path
-        graph.node(f"op{i}", _op_label(t, labels, is_active), shape="box",
+        op_on_path = id(node) in on_path
+        graph.node(f"op{i}", _op_label(node, labels, is_active, t), shape="box",
                    style="rounded,filled", fillcolor=ACTIVE_FILL if is_active else OP_FILL,
                    color=PATH_COLOR if op_on_path else "#8d6e63",
                    penwidth="2.5" if is_active or op_on_path else "1",
                    id=f"op{i}", **{"class": "op"})
-        for position, x in enumerate(t.inputs):
+        for position, x in enumerate(node.inputs):
             graph.edge(f"t{index[id(x)]}", f"op{i}", id=f"f{i}_{position}",
                        **_forward_style(op_on_path and id(x) in on_path))
         graph.edge(f"op{i}", f"t{i}", id=f"f{i}_out", **_forward_style(op_on_path))
         edges = active.edges if is_active else None
-        rules = node_rules(t, labels) if edges is None else tuple(e.rule for e in edges)
-        for position, x in enumerate(t.inputs):
+        rules = node_rules(node, labels, root_name) if edges is None else tuple(e.rule for e in edges)
+        for position, x in enumerate(node.inputs):
             if not x.requires_grad:
                 continue
             extra = []
             if edges is not None and edges[position].contribution is not None:
                 edge = edges[position]
-                extra = [f"{edge.title}:", *format_value(edge.contribution)]
-                if edge.summed_note:
-                    extra.append(edge.summed_note)
+                extra = [f"{edge_title(t, edge)}:", *_text_value(edge.contribution, t)]
+                note = summed_note(t, edge)
+                if note:
+                    extra.append(note)
             highlighted = id(x) in on_path and op_on_path
             color = (PATH_COLOR if highlighted or edges is not None
                      else "#6d4c41" if is_done else FAINT)
-            text = f"∂L/∂{labels[id(x)]}" if large and edges is None else rules[position]
+            text = f"∂{root_name}/∂{labels[id(x)]}" if large and edges is None else rules[position]
             # a large graph's labels are placed after layout (xlabel): labelled back-edges
             # that do not constrain the ranks make the layout superlinear
             where = "xlabel" if large else "label"
