@@ -18,12 +18,25 @@ def _as_target(target: Any) -> Tensor:
     return Tensor(array if array.dtype.kind in "iu" else target, name="y")
 
 
+def _prediction(value: Any, who: str, argument: str) -> Tensor:
+    """The prediction a loss is taken of: a Tensor, else a TypeError naming loss and argument.
+
+    An array is refused rather than wrapped: a loss of constants has no gradient to learn from,
+    so a plain array here is almost always a model output lost on the way (`out.data`).
+    """
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{who}: {argument} must be a Tensor (the model's output), got "
+                        f"{type(value).__name__}; wrap constants with Tensor(...)")
+    return value
+
+
 def cross_entropy(logits: Tensor, target: Any) -> Tensor:
     """Mean over the batch of −Σ y log softmax(logits), fused and stable.
 
-    target: class indices (numpy ints or an integer Tensor, shape (n,)) or a probability
-    matrix of the logits' shape. The gradient with respect to the logits is (ŷ − y)/n.
+    logits: a Tensor (an array is a TypeError: it would have no gradient). target: class indices
+    (numpy ints or an integer Tensor, shape (n,)) or a probability matrix of the logits' shape. The gradient with respect to the logits is (ŷ − y)/n.
     """
+    logits = _prediction(logits, "cross_entropy", "logits")
     return Tensor._apply(ops.CrossEntropy(), logits, _as_target(target))
 
 
@@ -33,6 +46,7 @@ def mse_loss(pred: Tensor, target: Any) -> Tensor:
     pred and target must have the same shape: an (n, 1) prediction against an (n,) target would
     otherwise broadcast to an (n, n) comparison, a wrong number without a word.
     """
+    pred = _prediction(pred, "mse_loss", "pred")
     if not isinstance(target, Tensor):  # arrays and lists take the prediction's float dtype
         target = Tensor(target, dtype=pred.dtype if pred.dtype.kind == "f" else None)
     if target.shape != pred.shape:
