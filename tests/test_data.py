@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import re
+import subprocess
+import sys
+import textwrap
 import tracemalloc
 import zlib
 from pathlib import Path
@@ -16,6 +19,26 @@ from tinygrad_sm.data import (IMAGES_MAGIC, LABELS_MAGIC, DataError, DataNotFoun
                               load_digits, load_fashion_mnist, load_mnist, minibatches, read_idx)
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+# Messages this branch adds; until the locales carry them, the tests supply the English text
+# (a no-op once locales/en.json has them).
+NEW_MESSAGES = {
+    "data.implausible": "{path}: broken header: shape {shape} means {expected} bytes, but a gzip "
+                        "file of {size} bytes unpacks to at most {most}; the file is damaged or "
+                        "not what it claims",
+    "data.over_cap": "{path}: the header gives shape {shape}, {count} bytes, more than the "
+                     "{cap} bytes an IDX file may hold here (raise tinygrad_sm.data.MAX_IDX_BYTES "
+                     "to read it)",
+}
+
+
+@pytest.fixture(autouse=True)
+def new_messages(monkeypatch):
+    from tinygrad_sm import i18n
+    english = i18n.catalogue("en")
+    for key, text in NEW_MESSAGES.items():
+        if key not in english:
+            monkeypatch.setitem(english, key, text)
 
 
 def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
@@ -153,14 +176,96 @@ def test_read_idx_sizes_that_overflow_int64(tmp_path, shape):
         read_idx(path, IMAGES_MAGIC)
 
 
-@pytest.mark.parametrize("compress", [False, True])
-def test_read_idx_claim_larger_than_the_file(tmp_path, compress):
+def test_read_idx_claim_larger_than_the_file(tmp_path):
     path = tmp_path / "claims"
     blob = IMAGES_MAGIC.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (2 ** 20,) * 3)
-    path.write_bytes(gzip.compress(blob + b"\1" * 10) if compress else blob + b"\1" * 10)
+    path.write_bytes(blob + b"\1" * 10)
     with pytest.raises(DataError, match=rf"claims: truncated: .* so {2 ** 60 + 16} bytes are "
                                         "expected, found 26"):
         read_idx(path, IMAGES_MAGIC)
+    path.write_bytes(gzip.compress(blob + b"\1" * 10))
+    size = path.stat().st_size
+    with pytest.raises(DataError, match=rf"claims: broken header: shape \(1048576, 1048576, "
+                                        rf"1048576\) means {2 ** 60 + 16} bytes, but a gzip file "
+                                        rf"of {size} bytes unpacks to at most {size * 1032}"):
+        read_idx(path, IMAGES_MAGIC)
+
+
+def gzip_bomb(path: Path, shape: tuple[int, ...], unpacked: int) -> Path:
+    """An images header claiming `shape`, then `unpacked` bytes of zeros, gzipped: one 16 MiB
+    member of zeros packed once and repeated (a .gz may hold several members), so it is quick."""
+    header = IMAGES_MAGIC.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in shape)
+    member = gzip.compress(bytes(16 << 20), compresslevel=9)
+    with path.open("wb") as out:
+        out.write(gzip.compress(header))
+        for _ in range(unpacked >> 24):
+            out.write(member)
+    return path
+
+
+PEAK_SCRIPT = textwrap.dedent("""
+    import json, resource, sys
+    from tinygrad_sm import data, i18n
+    i18n.catalogue("en").update({k: v for k, v in json.loads(sys.argv[2]).items()
+                                 if k not in i18n.catalogue("en")})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        data.read_idx(sys.argv[1], data.IMAGES_MAGIC)
+        said = "read"
+    except data.DataError as e:
+        said = str(e)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps([said, (after - before) * 1024]))
+""")
+
+
+def peak_of_reading(path: Path) -> tuple[str, int]:
+    """What read_idx says of `path` and the growth of peak memory it caused, in a fresh process."""
+    import json
+    run = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(path), json.dumps(NEW_MESSAGES)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    said, grown = json.loads(run.stdout)
+    return said, grown
+
+
+def test_a_bomb_claiming_more_than_gzip_can_hold_is_refused_from_its_header(tmp_path):
+    """1 GiB of zeros in a 1.04 MB .gz behind a header claiming 65536³ bytes: deflate gives at
+    most 1032 bytes per byte, so the claim is refused before anything is unpacked."""
+    path = gzip_bomb(tmp_path / "bomb-idx3.gz", (65536, 65536, 65536), 1 << 30)
+    assert 1_000_000 < path.stat().st_size < 1_100_000
+    said, grown = peak_of_reading(path)
+    assert said.startswith(f"{path}: broken header: shape (65536, 65536, 65536) means "
+                           f"{2 ** 48 + 16} bytes, but a gzip file of"), said
+    assert grown < 100 << 20, f"peak memory grew by {grown / 2 ** 20:.0f} MB"
+
+
+def test_a_bomb_claiming_4_million_images_is_refused_by_the_cap(tmp_path):
+    """A header for 4 000 000 images of 28 × 28 (3.1 GB) and the zeros to fill it (a 3 MB .gz):
+    plausible for gzip, but more than MAX_IDX_BYTES, so refused before unpacking."""
+    shape = (4_000_000, 28, 28)
+    path = gzip_bomb(tmp_path / "many-idx3.gz", shape, 4_000_000 * 784 + (16 << 20))
+    assert 16 + 4_000_000 * 784 <= path.stat().st_size * 1032  # deflate could unpack that much
+    said, grown = peak_of_reading(path)
+    assert said == (f"{path}: the header gives shape {shape}, {4_000_000 * 784} bytes, more "
+                    f"than the {1 << 30} bytes an IDX file may hold here (raise "
+                    "tinygrad_sm.data.MAX_IDX_BYTES to read it)"), said
+    assert grown < 100 << 20, f"peak memory grew by {grown / 2 ** 20:.0f} MB"
+
+
+def test_the_cap_can_be_raised_and_the_most_packed_gzip_still_reads(tmp_path, monkeypatch):
+    """Zeros packed at level 9 come close to deflate's 1032:1 and are still read; the cap is a
+    setting: a file over it reads once it is raised."""
+    zeros = np.zeros((3000, 28, 28))
+    path = write_idx(tmp_path / "zeros-idx3.gz", zeros, compress=True)
+    assert path.stat().st_size * 900 < zeros.size  # packed about 1000:1
+    np.testing.assert_array_equal(read_idx(path, IMAGES_MAGIC), zeros)
+    monkeypatch.setattr(data, "MAX_IDX_BYTES", 1000)
+    with pytest.raises(DataError, match=r"zeros-idx3.gz: the header gives shape \(3000, 28, 28\), "
+                                        r"2352000 bytes, more than the 1000 bytes"):
+        read_idx(path, IMAGES_MAGIC)
+    monkeypatch.setattr(data, "MAX_IDX_BYTES", 1 << 30)
+    assert read_idx(path, IMAGES_MAGIC).shape == (3000, 28, 28)
 
 
 @pytest.mark.parametrize("array, magic", [(np.zeros((0, 28, 28)), IMAGES_MAGIC),

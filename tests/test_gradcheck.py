@@ -146,3 +146,25 @@ def test_gradcheck_with_no_tensor_requiring_grad():
 def test_gradcheck_on_a_numpy_array():
     with pytest.raises(TypeError, match=r"^gradcheck: argument 2 must be a Tensor, got ndarray$"):
         gradcheck(lambda a, b: a * b, Tensor(np.ones(2), requires_grad=True), np.ones(2))
+
+
+@pytest.mark.parametrize("eps", [0, 0.0, -1e-6, float("nan"), float("inf")])
+def test_gradcheck_refuses_a_step_that_is_not_positive(eps):
+    x = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ValueError, match=rf"^gradcheck: eps must be positive and finite, got {eps}"):
+        gradcheck(lambda a: a * a, x, eps=eps)
+
+
+@pytest.mark.parametrize("eps", ["1e-6", None, True])
+def test_gradcheck_refuses_a_step_that_is_not_a_number(eps):
+    with pytest.raises(TypeError, match=r"^gradcheck: eps must be a number, got "):
+        gradcheck(lambda a: a * a, Tensor(np.ones(2), requires_grad=True), eps=eps)
+
+
+def test_gradcheck_of_a_function_that_returns_an_array_is_a_type_error():
+    def squares(a):
+        return a.data ** 2
+
+    with pytest.raises(TypeError, match=r"^gradcheck: the function squares returned a ndarray, "
+                                        r"not a Tensor; compute its result with Tensor operations"):
+        gradcheck(squares, Tensor(np.ones(2), requires_grad=True))

@@ -95,6 +95,60 @@ def test_named_parameters_refuses_two_of_one_name():
         model.named_parameters()
 
 
+class TwoLayers(nn.Module):
+    """A model written as in PyTorch: layers as attributes, a forward that calls them."""
+
+    def __init__(self):
+        rng = np.random.default_rng(0)
+        self.l1 = nn.Linear(3, 4, seed=rng, dtype=np.float64)
+        self.l2 = nn.Linear(4, 2, seed=rng, dtype=np.float64)
+
+    def forward(self, x):
+        return self.l2(self.l1(x).relu().named("H"))
+
+
+def test_layers_held_as_attributes_get_qualified_names_in_parameters_traces_and_diagrams():
+    model = TwoLayers()
+    assert list(model.named_parameters()) == ["l1.W", "l1.b", "l2.W", "l2.b"]
+    assert [p.name for p in model.parameters()] == ["l1.W", "l1.b", "l2.W", "l2.b"]
+    assert list(model.l1.named_parameters()) == ["W", "b"]  # relative to the module, as PyTorch
+    out = model(np.ones((2, 3)))
+    assert [out.name, out.inputs[0].name] == ["l2.o", "H·l2.W"]
+    first = out.inputs[0].inputs[0].inputs[0]
+    assert [first.name, first.inputs[0].name] == ["l1.o", "X·l1.W"]
+    trace = nn.cross_entropy(out, np.array([0, 1])).backward(trace=True)
+    labels = set(trace.labels().values())
+    assert {"l1.W", "l1.b", "l2.W", "l2.b", "l1.o", "l2.o"} <= labels and "W" not in labels
+    from tinygrad_sm import viz
+    source = viz.draw(trace.root, trace=trace).source
+    for name in ("l1.W", "l2.W", "l1.o", "l2.o"):
+        assert name in source, name
+
+
+def test_nested_models_lists_and_sequentials_are_named_by_their_place():
+    class Encoder(nn.Module):
+        def __init__(self):
+            self.blocks = [nn.Linear(2, 2), nn.Linear(2, 2)]
+            self.scale = Tensor(np.ones(2), requires_grad=True, name="s")
+
+    class Model(nn.Module):
+        def __init__(self):
+            self.enc = Encoder()
+            self.head = nn.mlp(2, 3, 2)
+            self.act = nn.ReLU()
+
+    model = Model()
+    assert list(model.named_parameters()) == [
+        "enc.blocks.0.W", "enc.blocks.0.b", "enc.blocks.1.W", "enc.blocks.1.b", "enc.s",
+        "head.W1", "head.b1", "head.W2", "head.b2"]
+    assert model.head(np.ones((1, 2))).inputs[0].inputs[0].name == "head.H1"
+    assert model.act(Tensor([1.0])).name == "act.H"
+    alone = Encoder()  # on its own, its tensors keep the names they were given
+    assert list(alone.named_parameters()) == ["blocks.0.W", "blocks.0.b", "blocks.1.W",
+                                              "blocks.1.b", "s"]
+    assert list(nn.mlp(2, 3, 2).named_parameters()) == ["W1", "b1", "W2", "b2"]
+
+
 # ---- your own op ----
 
 class Cube(Op):

@@ -268,3 +268,18 @@ def test_one_hot():
     np.testing.assert_array_equal(nn.one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
     with pytest.raises(ValueError, match=r"one_hot: labels must lie in \[0, 3\)"):
         nn.one_hot(np.array([3]), 3)
+
+
+@pytest.mark.parametrize("loss, argument, prediction, target", [
+    (nn.cross_entropy, "logits", np.zeros((2, 3)), np.array([0, 2])),
+    (nn.cross_entropy, "logits", [[0.0, 1.0]], np.array([1])),
+    (nn.mse_loss, "pred", [1.0, 2.0], np.array([1.0, 2.0])),
+    (nn.mse_loss, "pred", np.ones(2), Tensor(np.ones(2))),
+])
+def test_a_prediction_that_is_not_a_tensor_is_a_type_error_naming_loss_and_argument(
+        loss, argument, prediction, target):
+    kind = type(prediction).__name__
+    with pytest.raises(TypeError, match=rf"^{loss.__name__}: {argument} must be a Tensor \(the "
+                                        rf"model's output\), got {kind}; wrap constants with "
+                                        r"Tensor\(\.\.\.\)$"):
+        loss(prediction, target)

@@ -100,3 +100,57 @@ def test_a_gradient_of_the_wrong_shape_is_refused_not_broadcast():
                                          r"of shape \(1, 3\)$"):
         SGD([b], lr=0.1).step()
     np.testing.assert_array_equal(b.data, np.zeros(3))
+
+
+def test_a_parameter_listed_twice_is_stepped_once():
+    model = nn.SoftmaxRegression(2, 2, dtype=np.float64)
+    model.W.grad, model.b.grad = np.ones((2, 2)), np.ones(2)
+    before = model.W.data.copy()
+    optimizer = SGD(model.parameters() + [model.W], lr=0.5)
+    assert optimizer.params == [model.W, model.b]  # first place kept
+    optimizer.step()
+    np.testing.assert_array_equal(model.W.data, before - 0.5)
+
+
+def test_two_models_sharing_a_layer_step_it_once():
+    class Head(nn.Module):
+        def __init__(self, shared):
+            self.body, self.out = shared, nn.Linear(3, 1, dtype=np.float64)
+
+    shared = nn.Linear(2, 3, dtype=np.float64)
+    a, b = Head(shared), Head(shared)
+    optimizer = SGD(a.parameters() + b.parameters(), lr=1.0)
+    assert len(optimizer.params) == 6
+    shared.b.grad = np.ones(3)
+    optimizer.step()
+    np.testing.assert_array_equal(shared.b.data, -np.ones(3))
+
+
+def test_a_model_that_holds_one_layer_twice_lists_it_once():
+    class Twice(nn.Module):
+        def __init__(self):
+            layer = nn.Linear(2, 2)
+            self.first, self.again, self.all = layer, layer, [layer, layer]
+
+    model = Twice()
+    assert [p.name for p in model.parameters()] == ["first.W", "first.b"]
+    assert list(model.named_parameters()) == ["first.W", "first.b"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.ones(2), r"^SGD: params\[1\] is a ndarray, not a Tensor; make it with "
+                 r"Tensor\(\.\.\., requires_grad=True\)$"),
+    (Tensor([1.0], name="x"), r"^SGD: params\[1\] \('x'\) does not require grad, so it would "
+                              r"never change; make it with requires_grad=True$"),
+    ([1.0], r"^SGD: params\[1\] is a list, not a Tensor"),
+])
+def test_what_is_not_a_parameter_is_refused_at_construction_by_place(bad, message):
+    W = Tensor([1.0], requires_grad=True)
+    with pytest.raises((TypeError, ValueError), match=message):
+        SGD([W, bad], lr=0.1)
+
+
+def test_a_single_tensor_instead_of_a_list_is_refused():
+    with pytest.raises(TypeError, match=r"^SGD: params must be a list of tensors, got a single "
+                                        r"Tensor \('W'\); write \[W\]$"):
+        SGD(Tensor([1.0], requires_grad=True, name="W"), lr=0.1)

@@ -108,6 +108,11 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 CHUNK = 1 << 22  # read in 4 MiB pieces, so a header's claim never allocates more than arrives
 
 
+GZIP_MAX_RATIO = 1032  # deflate's limit: one compressed byte never unpacks to more than 1032
+MAX_IDX_BYTES = 1 << 30  # the most an IDX file may unpack to (1 GiB; MNIST's largest file is 47 MB);
+# a bigger header claim is refused before anything is unpacked. Raise it to read a larger file.
+
+
 def _unpacked(raw: BinaryIO) -> BinaryIO:
     """`raw`, or a gunzipping view of it when it starts with the gzip signature."""
     signature = raw.read(2)
@@ -131,13 +136,15 @@ def read_idx(path: str | os.PathLike, magic: int) -> np.ndarray:
     """Read an IDX file of unsigned bytes (raw or gzipped) and return it as a uint8 array.
 
     `magic` is the expected magic number: 2051 for images (n, rows, columns), 2049 for labels (n,).
-    The header is read first, then no more than the size it gives (+1 byte to notice trailing
-    data), so a small .gz that would unpack to gigabytes is refused without being unpacked.
+    The header is read first and checked before anything else is unpacked: sizes that the file
+    cannot hold (more than its length, or for a .gz more than 1032 times it, deflate's largest
+    ratio) or more than MAX_IDX_BYTES are refused, so a small .gz that claims gigabytes costs
+    nothing. Then no more than the size the header gives is read (+1 byte to notice trailing data).
     """
     path = Path(path)
     try:
         with path.open("rb") as raw, _unpacked(raw) as stream:
-            return _parse_idx(path, stream, magic)
+            return _parse_idx(path, stream, magic, os.fstat(raw.fileno()).st_size)
     except FileNotFoundError:
         raise DataNotFoundError("data.file_not_found", path=path) from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:  # EOFError: a cut-off gzip stream
@@ -146,7 +153,8 @@ def read_idx(path: str | os.PathLike, magic: int) -> np.ndarray:
         raise DataError("data.cannot_read", path=path, error=e.strerror or e) from None
 
 
-def _parse_idx(path: Path, stream: BinaryIO, magic: int) -> np.ndarray:
+def _parse_idx(path: Path, stream: BinaryIO, magic: int, size: int) -> np.ndarray:
+    """The array of an IDX stream read from a file of `size` bytes (raw or gzipped)."""
     kinds = {IMAGES_MAGIC: "data.kind_images", LABELS_MAGIC: "data.kind_labels"}
     kind = Said(kinds.get(magic, "data.kind_idx"))
     ndim = magic & 0xFF
@@ -169,6 +177,16 @@ def _parse_idx(path: Path, stream: BinaryIO, magic: int) -> np.ndarray:
     count = math.prod(shape)  # a Python int: sizes up to (2³² − 1)³ cannot wrap around
     if count > sys.maxsize:
         raise DataError("data.too_big", path=path, shape=shape, count=count)
+    # Refused from the header, before anything more is unpacked: a plain file's length is exact,
+    # a .gz cannot unpack to more than 1032 times its own.
+    if not isinstance(stream, gzip.GzipFile) and header + count > size:
+        raise DataError("data.truncated", path=path, shape=shape, expected=header + count,
+                        found=size)
+    if isinstance(stream, gzip.GzipFile) and header + count > size * GZIP_MAX_RATIO:
+        raise DataError("data.implausible", path=path, shape=shape, expected=header + count,
+                        size=size, most=size * GZIP_MAX_RATIO)
+    if count > MAX_IDX_BYTES:
+        raise DataError("data.over_cap", path=path, shape=shape, count=count, cap=MAX_IDX_BYTES)
     body = _read_at_most(stream, count + 1)
     if len(body) < count:
         raise DataError("data.truncated", path=path, shape=shape, expected=header + count,

@@ -1,6 +1,8 @@
 """Central-difference gradient checks in float64: the ground truth every op is tested against."""
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Callable
 
 import numpy as np
@@ -42,6 +44,11 @@ def gradcheck(fn: Callable[..., Tensor], *tensors: Tensor, eps: float = 1e-6,
     every output element is checked. Tensors that require grad are checked; returns True or
     raises GradcheckError naming the input, the index of the worst entry and both values.
     """
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise TypeError(f"gradcheck: eps must be a number, got {eps!r} ({type(eps).__name__})")
+    if not (math.isfinite(eps) and eps > 0):  # the step of (f(x + eps) − f(x − eps)) / 2eps
+        raise ValueError(f"gradcheck: eps must be positive and finite, got {eps} (a step such "
+                         "as 1e-6: the central difference divides by 2·eps)")
     for position, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"gradcheck: argument {position + 1} must be a Tensor, got "
@@ -56,6 +63,11 @@ def gradcheck(fn: Callable[..., Tensor], *tensors: Tensor, eps: float = 1e-6,
     inputs = [Tensor(t.data.astype(np.float64) if t.dtype.kind == "f" else t.data,
                      requires_grad=t.requires_grad, name=t.name) for t in tensors]
     out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        name = getattr(fn, "__name__", type(fn).__name__)
+        raise TypeError(f"gradcheck: the function {name} returned a {type(out).__name__}, not a "
+                        "Tensor; compute its result with Tensor operations (not on .data or "
+                        "numpy) so that it has a gradient to check")
     weights = np.random.default_rng(0).uniform(0.5, 1.5, size=out.shape)
     (out * weights).sum().backward()
     for position, (original, x) in enumerate(zip(tensors, inputs)):

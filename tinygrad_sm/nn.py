@@ -18,12 +18,25 @@ def _as_target(target: Any) -> Tensor:
     return Tensor(array if array.dtype.kind in "iu" else target, name="y")
 
 
+def _prediction(value: Any, who: str, argument: str) -> Tensor:
+    """The prediction a loss is taken of: a Tensor, else a TypeError naming loss and argument.
+
+    An array is refused rather than wrapped: a loss of constants has no gradient to learn from,
+    so a plain array here is almost always a model output lost on the way (`out.data`).
+    """
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{who}: {argument} must be a Tensor (the model's output), got "
+                        f"{type(value).__name__}; wrap constants with Tensor(...)")
+    return value
+
+
 def cross_entropy(logits: Tensor, target: Any) -> Tensor:
     """Mean over the batch of −Σ y log softmax(logits), fused and stable.
 
-    target: class indices (numpy ints or an integer Tensor, shape (n,)) or a probability
-    matrix of the logits' shape. The gradient with respect to the logits is (ŷ − y)/n.
+    logits: a Tensor (an array is a TypeError: it would have no gradient). target: class indices
+    (numpy ints or an integer Tensor, shape (n,)) or a probability matrix of the logits' shape. The gradient with respect to the logits is (ŷ − y)/n.
     """
+    logits = _prediction(logits, "cross_entropy", "logits")
     return Tensor._apply(ops.CrossEntropy(), logits, _as_target(target))
 
 
@@ -33,6 +46,7 @@ def mse_loss(pred: Tensor, target: Any) -> Tensor:
     pred and target must have the same shape: an (n, 1) prediction against an (n,) target would
     otherwise broadcast to an (n, n) comparison, a wrong number without a word.
     """
+    pred = _prediction(pred, "mse_loss", "pred")
     if not isinstance(target, Tensor):  # arrays and lists take the prediction's float dtype
         target = Tensor(target, dtype=pred.dtype if pred.dtype.kind == "f" else None)
     if target.shape != pred.shape:
@@ -60,14 +74,53 @@ class Module:
     """A layer or a model: call it on a tensor; it finds its parameters among its attributes.
 
     Parameters are the tensors with requires_grad (and those of sub-modules, also in lists), in
-    the order they were assigned; their names (W1, b1, ...) are what traces and diagrams show.
+    the order they were assigned, each once; their names are what traces and diagrams show. A
+    module assigned as an attribute of another is named by its place, as in PyTorch: a model with
+    `self.l1 = Linear(...)` has parameters `l1.W`, `l1.b` and output `l1.o` (a list `self.blocks`
+    gives `blocks.0.W`); a model on its own keeps its short names (W, b; W1, b1 in a Sequential).
     """
+
+    _prefix = ""  # where this module sits in the model that holds it: "" or "l1." or "enc.l1."
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
     def number(self, suffix: str) -> None:
         """Sequential numbers its layers through this; a module without names ignores it."""
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        object.__setattr__(self, key, value)
+        if isinstance(value, Module) or (isinstance(value, (list, tuple))
+                                         and any(isinstance(v, Module) for v in value)):
+            self._qualify(self._prefix, set())  # the whole tree: the first place of a module wins
+
+    def _qualify(self, prefix: str, seen: set[int]) -> None:
+        """Name this module's own tensors and its sub-modules' with `prefix` before their names."""
+        if id(self) in seen:  # one module held twice keeps the name of its first place
+            return
+        seen.add(id(self))
+        object.__setattr__(self, "_prefix", prefix)
+        self._name_own(prefix)
+        for key, value in list(vars(self).items()):
+            if not key.startswith("_"):
+                for child, place in self._children(key, value):
+                    child._qualify(prefix + place, seen)
+
+    def _children(self, key: str, value: Any) -> list[tuple[Module, str]]:
+        """The sub-modules an attribute holds, each with its place: `l1.`, `blocks.0.`."""
+        if isinstance(value, Module):
+            return [(value, key + ".")]
+        if isinstance(value, (list, tuple)):
+            return [(v, f"{key}.{i}.") for i, v in enumerate(value) if isinstance(v, Module)]
+        return []
+
+    def _name_own(self, prefix: str) -> None:
+        """Put `prefix` before the names of the tensors this module holds itself; the short name
+        (the tensor's name when first qualified, else the attribute's) is kept for renaming."""
+        short = self.__dict__.setdefault("_short_names", {})
+        for key, value in vars(self).items():
+            if isinstance(value, Tensor) and value.requires_grad and (prefix or key in short):
+                value.name = prefix + short.setdefault(key, value.name or key)
 
     def __call__(self, x: Tensor | np.ndarray) -> Tensor:
         return self.forward(x if isinstance(x, Tensor) else Tensor(x, name="X"))
@@ -86,12 +139,15 @@ class Module:
         return list(found.values())
 
     def named_parameters(self) -> dict[str, Tensor]:
-        """The parameters by their names; two with one name is an error (a diagram would mix them up)."""
+        """The parameters by their names (relative to this module: a sub-module held as `l1`
+        gives W, b); two with one name is an error (a diagram would mix them up)."""
         named: dict[str, Tensor] = {}
         for p in self.parameters():
-            if p.name in named:
-                raise ValueError(f"{type(self).__name__}: two parameters are named {p.name!r}")
-            named[p.name] = p
+            name = p.name or ""
+            name = name[len(self._prefix):] if name.startswith(self._prefix) else name
+            if name in named:
+                raise ValueError(f"{type(self).__name__}: two parameters are named {name!r}")
+            named[name] = p
         return named
 
     def zero_grad(self) -> None:
@@ -119,7 +175,11 @@ class Linear(Module):
     def number(self, suffix: str) -> None:
         """Name the parameters and the output with a suffix: W1, b1, o1."""
         self.suffix = suffix
-        self.W.name, self.b.name = f"W{suffix}", f"b{suffix}"
+        self._name_own(self._prefix)
+
+    def _name_own(self, prefix: str) -> None:
+        if "suffix" in vars(self):  # not before number() (W and b are assigned first)
+            self.W.name, self.b.name = f"{prefix}W{self.suffix}", f"{prefix}b{self.suffix}"
 
     def forward(self, x: Tensor) -> Tensor:
         shape, features = x.shape, self.W.shape[0]
@@ -127,9 +187,10 @@ class Linear(Module):
             raise ValueError(f"{type(self).__name__}: expected input of shape (n, {features}), "
                              f"got {shape}")
         product = x @ self.W
-        product.name = f"{x.name or 'X'}{self.W.name}"  # XW, XW1, H1W2
+        between = "·" if self._prefix else ""  # XW, XW1, H1W2; X·l1.W, l1.o·l2.W when nested
+        product.name = f"{x.name or 'X'}{between}{self.W.name}"
         out = product + self.b
-        out.name = f"o{self.suffix}"
+        out.name = f"{self._prefix}o{self.suffix}"
         return out
 
 
@@ -143,7 +204,7 @@ class ReLU(Module):
         self.suffix = suffix
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.relu().named(f"H{self.suffix}")
+        return x.relu().named(f"{self._prefix}H{self.suffix}")
 
 
 class Sequential(Module):
@@ -154,12 +215,17 @@ class Sequential(Module):
             if not isinstance(m, Module):
                 raise TypeError(f"Sequential: argument {position} is a {type(m).__name__}, "
                                 "not a Module")
-        self.layers = list(modules)
+        self.layers = list(modules)  # numbered, not named by place: W1, not layers.0.W
         count = 0
         for m in self.layers:
             count += isinstance(m, Linear)  # a ReLU takes the number of the layer before it
             if count:
                 m.number(str(count))
+
+    def _children(self, key: str, value: Any) -> list[tuple[Module, str]]:
+        if key == "layers":  # the numbers tell the layers apart: body.W1, body.W2
+            return [(m, "") for m in value]
+        return super()._children(key, value)
 
     def forward(self, x: Tensor) -> Tensor:
         for m in self.layers:

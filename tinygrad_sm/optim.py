@@ -9,11 +9,36 @@ from .errors import ShapeError
 from .tensor import Tensor
 
 
+def _distinct_parameters(params: Iterable[Tensor], who: str) -> list[Tensor]:
+    """The tensors of `params`, each once (first place kept); anything else is refused by place.
+
+    A tensor listed twice (`m.parameters() + [m.W]`, two models sharing a layer) is one
+    parameter: its gradient already sums every use, so it is stepped once, not once per listing.
+    """
+    if isinstance(params, Tensor):
+        raise TypeError(f"{who}: params must be a list of tensors, got a single Tensor "
+                        f"({params.name!r}); write [{params.name or 'W'}]")
+    found: dict[int, Tensor] = {}
+    for position, p in enumerate(params):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{who}: params[{position}] is a {type(p).__name__}, not a Tensor; "
+                            "make it with Tensor(..., requires_grad=True)")
+        if not p.requires_grad:
+            label = f" ({p.name!r})" if p.name else ""
+            raise ValueError(f"{who}: params[{position}]{label} does not require grad, so it "
+                             "would never change; make it with requires_grad=True")
+        found.setdefault(id(p), p)
+    return list(found.values())
+
+
 class SGD:
-    """Minibatch stochastic gradient descent: p ← p − lr · ∂L/∂p."""
+    """Minibatch stochastic gradient descent: p ← p − lr · ∂L/∂p.
+
+    params: tensors that require grad; one listed twice is stepped once.
+    """
 
     def __init__(self, params: Iterable[Tensor], lr: float):
-        self.params = list(params)
+        self.params = _distinct_parameters(params, "SGD")
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
             raise TypeError(f"SGD: the learning rate must be a number, got {lr!r} "
                             f"({type(lr).__name__})")
