@@ -93,7 +93,8 @@ def test_sigterm_is_ctrl_c_one_line_metrics_kept_nothing_deleted(tmp_path):
     assert untouched(out) and no_temporary_files(out)
 
 
-@pytest.mark.parametrize("argv", [["train", "--out", ""], ["demo", "write_your_own_op", "--out", ""],
+@pytest.mark.parametrize("argv", [["train", "--out", ""],
+                                  ["demo", "write_your_own_op", "--out", ""],
                                   ["step", "--no-pause", "--html", ""]])
 def test_an_empty_name_is_an_error_not_the_current_folder(argv, tmp_path, monkeypatch, capsys):
     """`--out "$OUT"` with OUT unset must not mean the current folder."""
@@ -146,6 +147,21 @@ def test_a_symlink_planted_during_training_is_replaced_not_written_through(tmp_p
         assert not (out / name).is_symlink() and (out / name).stat().st_size > 100
 
 
+@pytest.mark.parametrize("argv, name", [
+    (["step", "--no-pause", "--html", "{out}/steps.html"], "steps.html"),
+    (["demo", "write_your_own_op", "--quick", "--out", "{out}"], "sigmoid_graph.svg"),
+])
+def test_step_and_demo_replace_a_planted_symlink(argv, name, tmp_path, capsys):
+    out, victim = tmp_path / "out", tmp_path / "victim"
+    out.mkdir()
+    victim.write_text("precious", encoding="utf-8")
+    (out / name).symlink_to(victim)
+    assert main([arg.format(out=out) for arg in argv]) == 0
+    capsys.readouterr()
+    assert victim.read_text(encoding="utf-8") == "precious"
+    assert not (out / name).is_symlink() and (out / name).stat().st_size > 100
+
+
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
 def test_every_output_has_the_mode_the_umask_gives(umask, mode, tmp_path, capsys):
     out = tmp_path / "out"
@@ -165,16 +181,15 @@ def test_every_output_has_the_mode_the_umask_gives(umask, mode, tmp_path, capsys
 
 # ---- 3. a full disk: one line, status 1, the old files whole ----
 
-@pytest.mark.parametrize("argv", [["train", *DIGITS_QUICK], ["step", "--no-pause"],
-                                  ["demo", "write_your_own_op", "--quick"], ["demo"]])
+@pytest.mark.parametrize("argv", [["train", *DIGITS_QUICK, "--out", "out"], ["step", "--no-pause"],
+                                  ["demo", "write_your_own_op", "--quick", "--out", "out"],
+                                  ["demo"]])
 def test_stdout_to_dev_full_is_one_line_and_status_1(argv, tmp_path):
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full")
     users_files(tmp_path / "out")
-    out = ["--out", str(tmp_path / "out")] if argv[0] == "train" or len(argv) > 1 and \
-        argv[0] == "demo" else []
     with open("/dev/full", "w") as full:
-        done = subprocess.run([*COMMAND, *argv, *out], stdout=full, stderr=subprocess.PIPE,
+        done = subprocess.run([*COMMAND, *argv], stdout=full, stderr=subprocess.PIPE,
                               text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 1
     assert "No space left on device" in one_line(done.stderr)

@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             from .i18n import resolve
 
             parser = argparse.ArgumentParser(
-                prog="tinygrad-sm", description="A small autograd engine that shows every gradient.")
+                prog="tinygrad-sm",
+                description="A small autograd engine that shows every gradient.")
             sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
             for add, run in SUBCOMMANDS.values():
                 add_lang(add(sub)).set_defaults(run=run)

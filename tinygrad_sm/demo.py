@@ -45,8 +45,8 @@ def run_demo(name: str, argv: list[str], lang: str | Messages | None = None) -> 
     """Run demos/NAME.py as its main(argv) does (`_common.main`: command line, language, report),
     except that the demo makes its files in a staging folder inside its out folder, renamed into
     place once it is done (files.py): a demo that fails, is interrupted or meets a full disk
-    leaves the earlier pictures whole, and is one line and status 1. The demos import their neighbours, so the folder goes on
-    sys.path."""
+    leaves the earlier pictures whole (a full disk is one line and status 1). The demos import
+    their neighbours, so the folder goes on sys.path."""
     folder = str(demo_folder())
     if folder not in sys.path:
         sys.path.insert(0, folder)

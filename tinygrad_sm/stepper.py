@@ -129,8 +129,8 @@ def step_command(seed: int = 0, pause: bool = True, html: str | None = None,
         try:
             files.write_file(Path(html), lambda temporary: page.save_html(trace, temporary, lang=t))
         except OSError as e:  # a full disk: the old page, if any, is still whole
-            print(f"tinygrad-sm step: {t('stepper.not_writable', what='--html', path=html, reason=e.strerror or e)}",
-                  file=sys.stderr)
+            why = t("stepper.not_writable", what="--html", path=html, reason=e.strerror or e)
+            print(f"tinygrad-sm step: {why}", file=sys.stderr)
             return EXIT_ERROR
         console.print(t("stepper.html_written", path=html))
     return 0
