@@ -324,3 +324,19 @@ def test_ctrl_c_anywhere_else_is_one_line_and_130(monkeypatch, capsys):
     monkeypatch.setattr("tinygrad_sm.stepper.step_command", interrupted)
     assert main(["step"]) == 130
     assert capsys.readouterr().err == "tinygrad-sm step: interrupted\n"
+
+
+def test_one_rule_per_setting_for_the_command_line_and_the_library(capsys):
+    """settings.py holds each rule once: argparse and the library functions say the same."""
+    from tinygrad_sm.demo import demo_command
+    from tinygrad_sm.stepper import step_command
+
+    with pytest.raises(SystemExit):
+        main(["step", "--seed", "-1"])
+    assert "argument --seed: must be 0 or more, got -1" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"^step_command: seed must be 0 or more, got -1$"):
+        step_command(seed=-1)
+    with pytest.raises(ValueError, match=r"^step_command: html must be a file's name, got ''$"):
+        step_command(html="")
+    with pytest.raises(ValueError, match=r"^demo_command: out must be a folder's name"):
+        demo_command("softmax_jacobian", out="")

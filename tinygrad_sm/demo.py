@@ -51,10 +51,10 @@ def run_demo(name: str, argv: list[str], lang: str | Messages | None = None) -> 
     if folder not in sys.path:
         sys.path.insert(0, folder)
     demo, common = importlib.import_module(name), importlib.import_module("_common")
-    folder = {"out": None}  # known once _common.main has made it
+    where = {"out": None}  # known once _common.main has made the out folder
 
     def staged_run(out_dir: Path, quick: bool = False) -> dict:
-        folder["out"] = out_dir
+        where["out"] = out_dir
         with files.Staging(out_dir) as stage:
             results = demo.run(stage.path, quick=quick)
             stage.publish()
@@ -64,7 +64,7 @@ def run_demo(name: str, argv: list[str], lang: str | Messages | None = None) -> 
     try:
         return common.main(demo.NAME, demo.TITLE, staged_run, demo.report, argv)
     except OSError as e:  # a full disk or an unwritable folder
-        reason = messages(lang)("train.cannot_write", out=folder["out"] or e.filename,
+        reason = messages(lang)("train.cannot_write", out=where["out"] or e.filename,
                                 reason=e.strerror or e)
         print(f"tinygrad-sm demo: {reason}", file=sys.stderr)
         return EXIT_ERROR

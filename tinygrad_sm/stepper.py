@@ -102,6 +102,7 @@ def step_command(seed: int = 0, pause: bool = True, html: str | None = None,
     lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English). The page is written whole
     or not at all: to a temporary name beside `html`, then renamed (files.py)."""
     t = messages(lang)
+    settings.check("seed", seed, "step_command")
     if html is not None:
         settings.check("html", html, "step_command")
     console = console or terminal.PipeAwareConsole(highlight=False)  # `step | head`: exit 141
