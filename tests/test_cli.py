@@ -16,8 +16,9 @@ import pytest
 
 import tinygrad_sm
 import tinygrad_sm.nn as nn
-from tinygrad_sm import train
+from tinygrad_sm import files, train
 from tinygrad_sm.cli import main
+from tinygrad_sm.train_command import train_command
 from tinygrad_sm.optim import SGD
 from tinygrad_sm.train import Diverged, History, fit, train_epoch
 
@@ -42,10 +43,11 @@ def one_line(text: str) -> str:
 
 
 def stale_run(out: Path) -> None:
-    """What an earlier, finished run left in `out`."""
+    """What an earlier, finished run left in `out`: its metrics.json lists what it wrote."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text('{"stale": true}\n', encoding="utf-8")
     (out / "graph.svg").write_text("<svg>old</svg>", encoding="utf-8")
+    listed = {"graph.svg": files.digest(out / "graph.svg")}
+    (out / "metrics.json").write_text(json.dumps({"stale": True, "files": listed}), encoding="utf-8")
 
 
 # ---- a run that diverges ----
@@ -200,17 +202,17 @@ def test_shell_pipe_into_head(tmp_path):
 def test_metrics_json_is_replaced_in_one_rename(tmp_path, monkeypatch):
     """A failure while writing leaves the old file whole and no temporary file behind."""
     path = tmp_path / "metrics.json"
-    train.write_json(path, {"run": 1})
+    files.write_json(path, {"run": 1})
 
     def fails(source, target):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(os, "replace", fails)
     with pytest.raises(OSError, match="No space left"):
-        train.write_json(path, {"run": 2})
+        files.write_json(path, {"run": 2})
     monkeypatch.undo()
     assert json.loads(path.read_text()) == {"run": 1}
     with pytest.raises(ValueError, match="not JSON compliant"):
-        train.write_json(path, {"loss": float("nan")})
+        files.write_json(path, {"loss": float("nan")})
     assert json.loads(path.read_text()) == {"run": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
@@ -281,7 +283,7 @@ def test_no_module_but_cli_imports_argparse_or_cli():
 def test_subcommands_call_plain_functions(monkeypatch, tmp_path):
     calls = []
     monkeypatch.delenv("TINYGRAD_SM_LANG", raising=False)
-    monkeypatch.setattr("tinygrad_sm.cli.train_command", lambda **kw: calls.append(kw) or 7)
+    monkeypatch.setattr("tinygrad_sm.train_command.train_command", lambda **kw: calls.append(kw) or 7)
     monkeypatch.setattr("tinygrad_sm.stepper.step_command", lambda **kw: calls.append(kw) or 5)
     assert main(["train", "--data", "mnist", "--data-dir", "d", "--lr", "0.5", "--out", "o"]) == 7
     assert main(["step", "--no-pause", "--seed", "3", "--html", str(tmp_path / "s.html")]) == 5
@@ -303,16 +305,16 @@ def test_subcommands_call_plain_functions(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("setting, message", [
-    ({"epochs": 0}, "train_command: epochs must be a whole number ≥ 1, got 0"),
-    ({"batch_size": 2.5}, "train_command: batch_size must be a whole number ≥ 1, got 2.5"),
-    ({"seed": -1}, "train_command: seed must be a whole number ≥ 0, got -1"),
-    ({"lr": "0.1"}, "train_command: lr must be a positive finite number, got '0.1'"),
+    ({"epochs": 0}, "train_command: epochs must be at least 1, got 0"),
+    ({"batch_size": 2.5}, "train_command: batch_size must be a whole number, got 2.5"),
+    ({"seed": -1}, "train_command: seed must be 0 or more, got -1"),
+    ({"lr": "0.1"}, "train_command: lr must be a number, got '0.1'"),
     ({"lr": float("inf")}, "train_command: lr must be a positive finite number, got inf"),
 ])
 def test_train_command_checks_its_arguments(setting, message, tmp_path):
     """The library function is as careful as the command line in front of it."""
     with pytest.raises(ValueError, match=f"^{message}$"):
-        train.train_command(out=tmp_path / "out", **setting)
+        train_command(out=tmp_path / "out", **setting)
     assert not (tmp_path / "out").exists()
 
 
@@ -322,3 +324,19 @@ def test_ctrl_c_anywhere_else_is_one_line_and_130(monkeypatch, capsys):
     monkeypatch.setattr("tinygrad_sm.stepper.step_command", interrupted)
     assert main(["step"]) == 130
     assert capsys.readouterr().err == "tinygrad-sm step: interrupted\n"
+
+
+def test_one_rule_per_setting_for_the_command_line_and_the_library(capsys):
+    """settings.py holds each rule once: argparse and the library functions say the same."""
+    from tinygrad_sm.demo import demo_command
+    from tinygrad_sm.stepper import step_command
+
+    with pytest.raises(SystemExit):
+        main(["step", "--seed", "-1"])
+    assert "argument --seed: must be 0 or more, got -1" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"^step_command: seed must be 0 or more, got -1$"):
+        step_command(seed=-1)
+    with pytest.raises(ValueError, match=r"^step_command: html must be a file's name, got ''$"):
+        step_command(html="")
+    with pytest.raises(ValueError, match=r"^demo_command: out must be a folder's name"):
+        demo_command("softmax_jacobian", out="")

@@ -193,7 +193,7 @@ def test_the_problem_is_fixed_by_the_seed(seed):
 
 @pytest.mark.parametrize("option, message", [
     (["--seed", "-1"], "argument --seed: must be 0 or more, got -1"),
-    (["--seed", "one"], "argument --seed: expected a whole number, got 'one'"),
+    (["--seed", "one"], "argument --seed: must be a whole number, got 'one'"),
 ])
 def test_bad_seed_exits_2_with_a_message(option, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -224,7 +224,7 @@ def test_command_on_a_small_mnist_folder(tmp_path, capsys):
 
 @pytest.mark.parametrize("option, message", [
     (["--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
-    (["--epochs", "two"], "argument --epochs: expected a whole number, got 'two'"),
+    (["--epochs", "two"], "argument --epochs: must be a whole number, got 'two'"),
     (["--lr", "-1"], "argument --lr: must be a positive finite number, got -1"),
     (["--lr", "nan"], "argument --lr: must be a positive finite number, got nan"),
     (["--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),

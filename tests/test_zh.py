@@ -167,7 +167,7 @@ def test_tinygrad_sm_step_in_chinese(capsys, tmp_path):
 
 def test_train_in_chinese(tmp_path, capsys, monkeypatch):
     from tinygrad_sm import data
-    from tinygrad_sm.train import train_command
+    from tinygrad_sm.train_command import train_command
 
     digits = data.load_digits()
     small = data.Split(digits.X_train[:200], digits.y_train[:200], digits.X_test[:50],

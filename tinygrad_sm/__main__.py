@@ -1,5 +1,11 @@
+"""`python -m tinygrad_sm`: the `tinygrad-sm` command (cli.main)."""
 import sys
 
-from .cli import main
+try:
+    from .cli import main
 
-sys.exit(main())
+    status = main()
+except KeyboardInterrupt:  # Ctrl-C in the instant before cli.main took over: one line
+    print("tinygrad-sm: interrupted", file=sys.stderr)
+    status = 130
+sys.exit(status)

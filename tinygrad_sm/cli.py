@@ -7,40 +7,35 @@ function that does the work, which returns the exit status.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import Any, Callable
 
-from .i18n import ENV, languages, messages, resolve
-from .terminal import silence_stdout
-from .train import DATASETS, EXIT_INTERRUPTED, EXIT_STDOUT_CLOSED, MODELS, train_command
+from . import settings
+from .process import (EXIT_ERROR, EXIT_STDOUT_CLOSED, EXIT_USAGE, StdoutFailed, exit_status,
+                      interrupts_and_stdout)
+
+# Only the standard library and the two small modules above load with this module: everything
+# else is imported inside main, where Ctrl-C during start-up is one line, not a traceback.
 
 
-# ---- argparse types: a bad value exits 2 with a message ----
+# ---- argparse types: a bad value exits 2 with the rule's message (settings.py) ----
 
-def checked(convert: Callable[[str], Any], expected: str, ok: Callable[[Any], bool],
-            requirement: str) -> Callable[[str], Any]:
-    """An argparse type: convert the text, then check the value, with messages for both."""
+def setting(name: str) -> Callable[[str], Any]:
+    """An argparse type for the setting `name`: settings.from_text, its ValueError's message
+    turned into argparse's."""
     def parse(text: str):
         try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if not ok(value):
-            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
-        return value
+            return settings.from_text(name, text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
     return parse
-
-
-positive_int = checked(int, "a whole number", lambda v: v >= 1, "at least 1")
-positive_float = checked(float, "a number", lambda v: math.isfinite(v) and v > 0,
-                         "a positive finite number")
-seed_number = checked(int, "a whole number", lambda v: v >= 0, "0 or more")  # numpy's seeds
 
 
 # ---- train ----
 
 def add_train(sub: Any) -> argparse.ArgumentParser:
+    from .train import DATASETS, MODELS  # numpy and the engine load inside main
+
     about = ("train softmax regression or an MLP (digits, Fashion-MNIST or MNIST) and write "
              "metrics and figures")
     parser = sub.add_parser("train", help=about, description=about)
@@ -53,25 +48,27 @@ def add_train(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--model", choices=MODELS, default="softmax",
                         help="softmax regression, or an MLP with one ReLU hidden layer "
                              "(default: softmax)")
-    parser.add_argument("--hidden", type=positive_int, metavar="H", default=256,
+    parser.add_argument("--hidden", type=setting("hidden"), metavar="H", default=256,
                         help="hidden units of the MLP (default: 256)")
     parser.add_argument("--data-dir", metavar="DIR", default=None,
                         help="folder of the IDX files (mnist: required; fashion-mnist: default "
                              "/usr/share/datasets/fashion-mnist, then ~/.cache/tinygrad_sm/fashion-mnist)")
-    parser.add_argument("--epochs", type=positive_int, metavar="N", default=None,
+    parser.add_argument("--epochs", type=setting("epochs"), metavar="N", default=None,
                         help=f"passes over the training set (default: {default('epochs')})")
-    parser.add_argument("--lr", type=positive_float, metavar="LR", default=None,
+    parser.add_argument("--lr", type=setting("lr"), metavar="LR", default=None,
                         help=f"learning rate (default: {default('lr')})")
-    parser.add_argument("--batch-size", type=positive_int, metavar="B", default=None,
+    parser.add_argument("--batch-size", type=setting("batch_size"), metavar="B", default=None,
                         help=f"minibatch size (default: {default('batch_size')})")
-    parser.add_argument("--seed", type=seed_number, metavar="S", default=0,
+    parser.add_argument("--seed", type=setting("seed"), metavar="S", default=0,
                         help="seed of the initial weights and the batch order (default: 0)")
-    parser.add_argument("--out", metavar="DIR", default="out",
+    parser.add_argument("--out", type=setting("out"), metavar="DIR", default="out",
                         help="folder for metrics.json and the figures (default: ./out)")
     return parser
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from .train_command import train_command
+
     return train_command(data=args.data, data_dir=args.data_dir, epochs=args.epochs, lr=args.lr,
                          batch_size=args.batch_size, seed=args.seed, out=args.out,
                          model_name=args.model, hidden=args.hidden, lang=args.lang)
@@ -84,9 +81,9 @@ def add_step(sub: Any) -> argparse.ArgumentParser:
     parser = sub.add_parser("step", help=about, description=about)
     parser.add_argument("--no-pause", action="store_true",
                         help="print every step without waiting for a key (also when stdin is not a terminal)")
-    parser.add_argument("--html", metavar="PATH",
+    parser.add_argument("--html", type=setting("html"), metavar="PATH",
                         help="also write the HTML stepper (diagram per step, ←/→ keys) to PATH")
-    parser.add_argument("--seed", type=seed_number, metavar="S", default=0,
+    parser.add_argument("--seed", type=setting("seed"), metavar="S", default=0,
                         help="seed for the data and weights (default 0)")
     return parser
 
@@ -104,7 +101,7 @@ def add_demo(sub: Any) -> argparse.ArgumentParser:
     about = "list the teaching demos (no NAME), or run one"
     parser = sub.add_parser("demo", help=about, description=about)
     parser.add_argument("name", nargs="?", metavar="NAME", help="the demo to run (omit to list them)")
-    parser.add_argument("--out", metavar="DIR", default=None,
+    parser.add_argument("--out", type=setting("out"), metavar="DIR", default=None,
                         help="folder for its pictures (default: out/demos/NAME/)")
     parser.add_argument("--quick", action="store_true", help="smaller settings, as the tests use")
     return parser
@@ -117,6 +114,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def add_lang(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    from .i18n import ENV, languages
+
     parser.add_argument("--lang", choices=languages(), default=None,
                         help=f"language of the messages, pages and figures (default: ${ENV}, "
                              "else en; 中文: --lang zh)")
@@ -128,25 +127,47 @@ SUBCOMMANDS = {"train": (add_train, run_train), "step": (add_step, run_step),
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="tinygrad-sm", description="A small autograd engine that shows every gradient.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add, run in SUBCOMMANDS.values():
-        add_lang(add(sub)).set_defaults(run=run)
-    args = parser.parse_args(argv)
-    try:  # no --lang: $TINYGRAD_SM_LANG, checked here so a bad value is one line, exit 2
-        args.lang = resolve(args.lang)
-    except ValueError as e:
-        print(f"tinygrad-sm {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    try:
-        return args.run(args)
-    except KeyboardInterrupt:  # outside what the subcommand handles itself: one line, no traceback
-        print(messages(args.lang)("cli.interrupted", command=args.command), file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:  # the reader of our output left (`| head`): stop quietly, like cat
-        silence_stdout()
-        return EXIT_STDOUT_CLOSED
+    """Run one subcommand; returns its exit status. Ctrl-C and SIGTERM at any moment (the
+    imports included) are one line and 130 / 143; a closed stdout is 141 without a word, a full
+    one a line and 1 (process.py)."""
+    command, lang = None, "en"  # English until the run's language is known
+    with interrupts_and_stdout():
+        try:
+            from .i18n import resolve
+
+            parser = argparse.ArgumentParser(
+                prog="tinygrad-sm",
+                description="A small autograd engine that shows every gradient.")
+            sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+            for add, run in SUBCOMMANDS.values():
+                add_lang(add(sub)).set_defaults(run=run)
+            args = parser.parse_args(argv)
+            command = args.command
+            try:  # no --lang: $TINYGRAD_SM_LANG, checked here so a bad value is one line, exit 2
+                args.lang = lang = resolve(args.lang)
+            except ValueError as e:
+                print(f"tinygrad-sm {command}: error: {e}", file=sys.stderr)
+                return EXIT_USAGE
+            status = args.run(args)
+            sys.stdout.flush()  # a full stdout shows here, not in Python's flush at exit
+            return status
+        except KeyboardInterrupt as e:  # what the subcommand did not handle: one line
+            print(_said(lang, "cli.interrupted", command=command) if command else
+                  "tinygrad-sm: interrupted", file=sys.stderr)  # (as __main__ says it)
+            return exit_status(e)
+        except StdoutFailed as e:  # stdout already points at /dev/null
+            if e.closed:  # the reader left (`| head`): stop quietly, like cat
+                return EXIT_STDOUT_CLOSED
+            said = _said(lang, "train.cannot_write", out="stdout", reason=e.reason)
+            print(f"tinygrad-sm {command}: {said}" if command else f"tinygrad-sm: {said}",
+                  file=sys.stderr)
+            return EXIT_ERROR
+
+
+def _said(lang: str, key: str, **fields: Any) -> str:
+    from .i18n import messages
+
+    return messages(lang)(key, **fields)
 
 
 if __name__ == "__main__":

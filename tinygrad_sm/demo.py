@@ -11,7 +11,9 @@ import importlib
 import sys
 from pathlib import Path
 
+from . import files, settings
 from .i18n import Messages, messages
+from .process import EXIT_ERROR, EXIT_USAGE
 
 HERE = Path(__file__).resolve().parent
 FOLDERS = (HERE / "demos", HERE.parent / "demos")  # installed package, then a clone
@@ -39,13 +41,33 @@ def list_demos(lang: str | Messages | None = None) -> dict[str, str]:
     return found
 
 
-def run_demo(name: str, argv: list[str]) -> int:
-    """Run demos/NAME.py's main(argv); the demos import their neighbours, so the folder goes on
-    sys.path."""
+def run_demo(name: str, argv: list[str], lang: str | Messages | None = None) -> int:
+    """Run demos/NAME.py as its main(argv) does (`_common.main`: command line, language, report),
+    except that the demo makes its files in a staging folder inside its out folder, renamed into
+    place once it is done (files.py): a demo that fails, is interrupted or meets a full disk
+    leaves the earlier pictures whole (a full disk is one line and status 1). The demos import
+    their neighbours, so the folder goes on sys.path."""
     folder = str(demo_folder())
     if folder not in sys.path:
         sys.path.insert(0, folder)
-    return importlib.import_module(name).main(argv)
+    demo, common = importlib.import_module(name), importlib.import_module("_common")
+    where = {"out": None}  # known once _common.main has made the out folder
+
+    def staged_run(out_dir: Path, quick: bool = False) -> dict:
+        where["out"] = out_dir
+        with files.Staging(out_dir) as stage:
+            results = demo.run(stage.path, quick=quick)
+            stage.publish()
+        results["files"] = [Path(out_dir) / Path(made).name for made in results.get("files", [])]
+        return results
+
+    try:
+        return common.main(demo.NAME, demo.TITLE, staged_run, demo.report, argv)
+    except OSError as e:  # a full disk or an unwritable folder
+        reason = messages(lang)("train.cannot_write", out=where["out"] or e.filename,
+                                reason=e.strerror or e)
+        print(f"tinygrad-sm demo: {reason}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def demo_command(name: str | None = None, out: str | None = None, quick: bool = False,
@@ -53,6 +75,8 @@ def demo_command(name: str | None = None, out: str | None = None, quick: bool = 
     """`tinygrad-sm demo [NAME]`: list the demos, or run one; returns the exit status.
 
     lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English)."""
+    if out is not None:
+        settings.check("out", out, "demo_command")
     t = messages(lang)
     demos = list_demos(t)
     if name is None:
@@ -63,6 +87,6 @@ def demo_command(name: str | None = None, out: str | None = None, quick: bool = 
         return 0
     if name not in demos:
         print(t("demo.no_such", name=name, demos=", ".join(demos)), file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     return run_demo(name, (["--out", str(out)] if out else []) + (["--quick"] if quick else [])
-                    + ["--lang", t.lang])
+                    + ["--lang", t.lang], t)

@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import nn, page, terminal
+from . import files, nn, page, settings, terminal
 from .formatting import format_value
 from .i18n import Messages, messages
+from .process import EXIT_ERROR, EXIT_USAGE
 from .tensor import Tensor
-from .train import ensure_writable_folder
 
 
 class TinyProblem:
@@ -86,7 +86,7 @@ def check_writable(path: str, what: str, lang: str | Messages | None = None) -> 
     if not os.path.isdir(folder):
         return t("stepper.no_folder", what=what, path=path, folder=folder)
     try:  # a real file, not os.access: root passes os.access even where nothing can be created
-        ensure_writable_folder(Path(folder), create=False)
+        files.ensure_writable_folder(Path(folder), create=False)
         if os.path.exists(path) and not os.access(path, os.W_OK):
             raise PermissionError
     except OSError as e:
@@ -99,15 +99,19 @@ def step_command(seed: int = 0, pause: bool = True, html: str | None = None,
                  console: Console | None = None, lang: str | None = None) -> int:
     """The `step` command; returns the exit code. Problems are found before the walk starts.
 
-    lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English)."""
+    lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English). The page is written whole
+    or not at all: to a temporary name beside `html`, then renamed (files.py)."""
     t = messages(lang)
+    settings.check("seed", seed, "step_command")
+    if html is not None:
+        settings.check("html", html, "step_command")
     console = console or terminal.PipeAwareConsole(highlight=False)  # `step | head`: exit 141
     problem = check_writable(html, "--html", t) if html else None
     if problem is None and pause and (sys.stdin is None or sys.stdin.closed):
         problem = t("stepper.stdin_closed")
     if problem:
         print(f"tinygrad-sm step: {problem}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     p = TinyProblem(seed)
     trace = p.L.backward(trace=True)
     interactive = pause and sys.stdin.isatty()
@@ -123,6 +127,11 @@ def step_command(seed: int = 0, pause: bool = True, html: str | None = None,
         return 0
     console.print(result_table(p, t))
     if html:
-        path = page.save_html(trace, html, lang=t)
-        console.print(t("stepper.html_written", path=path))
+        try:
+            files.write_file(Path(html), lambda temporary: page.save_html(trace, temporary, lang=t))
+        except OSError as e:  # a full disk: the old page, if any, is still whole
+            why = t("stepper.not_writable", what="--html", path=html, reason=e.strerror or e)
+            print(f"tinygrad-sm step: {why}", file=sys.stderr)
+            return EXIT_ERROR
+        console.print(t("stepper.html_written", path=html))
     return 0

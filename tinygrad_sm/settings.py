@@ -1,0 +1,71 @@
+"""Every setting a command takes, and its rule, in one place.
+
+The command line (cli's argparse types: a bad value exits 2) and the library functions behind
+it (`train_command`, `step_command`, `demo_command`: a ValueError) both ask `problem()`, so a
+rule is written once and says the same thing everywhere. Standard library only (cli imports it
+before anything else).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Setting:
+    convert: Callable[[str], Any]   # from the command line's text
+    kind: type | tuple[type, ...]   # what a library caller must pass …
+    expected: str                   # … in words
+    ok: Callable[[Any], bool]       # the rule …
+    requirement: str                # … in words
+
+
+def _whole(least: int, requirement: str) -> Setting:
+    return Setting(int, int, "a whole number", lambda v: v >= least, requirement)
+
+
+def _name(requirement: str) -> Setting:
+    # an empty name (an unset shell variable) must not quietly mean the current folder
+    return Setting(str, object, "a name", lambda v: v not in ("", b""), requirement)
+
+
+SETTINGS = {
+    "epochs": _whole(1, "at least 1"),
+    "batch_size": _whole(1, "at least 1"),
+    "hidden": _whole(1, "at least 1"),
+    "seed": _whole(0, "0 or more"),  # numpy's seeds
+    "lr": Setting(float, (int, float), "a number", lambda v: math.isfinite(v) and v > 0,
+                  "a positive finite number"),
+    "out": _name("a folder's name (. for the current folder)"),
+    "html": _name("a file's name"),
+}
+
+
+def problem(name: str, value: Any) -> str | None:
+    """"must be a whole number" or "must be at least 1" when value breaks the rules of the
+    setting `name`, else None."""
+    rule = SETTINGS[name]
+    if not isinstance(value, rule.kind) or isinstance(value, bool):
+        return f"must be {rule.expected}"
+    return None if rule.ok(value) else f"must be {rule.requirement}"
+
+
+def check(name: str, value: Any, caller: str) -> Any:
+    """value, or a ValueError naming the caller, the setting, its rule and the value."""
+    wrong = problem(name, value)
+    if wrong:
+        raise ValueError(f"{caller}: {name} {wrong}, got {value!r}")
+    return value
+
+
+def from_text(name: str, text: str) -> Any:
+    """The setting's value from the command line's text; ValueError("must be …, got …")."""
+    try:
+        value, shown = SETTINGS[name].convert(text), text or repr(text)
+    except ValueError:
+        value, shown = text, repr(text)  # a word where a number belongs: quoted
+    wrong = problem(name, value)
+    if wrong:
+        raise ValueError(f"{wrong}, got {shown}")
+    return value
