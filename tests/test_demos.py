@@ -42,7 +42,7 @@ def assert_svg(path: Path, *texts: str) -> str:
 
 
 def test_softmax_vs_hardmax(tmp_path):
-    r = demo("softmax_vs_hardmax").run(tmp_path, quick=True)
+    r = demo("d2_softmax_vs_hardmax").run(tmp_path, quick=True)
     np.testing.assert_allclose(r["softmax_012"], [0.0900, 0.2447, 0.6652], atol=5e-5)
     np.testing.assert_allclose(r["softmax_013"], [0.0420, 0.1142, 0.8438], atol=5e-5)
     assert r["hardmax_012"].tolist() == r["hardmax_013"].tolist() == [0, 0, 1]
@@ -63,7 +63,7 @@ def test_softmax_vs_hardmax(tmp_path):
 
 
 def test_softmax_jacobian(tmp_path):
-    r = demo("softmax_jacobian").run(tmp_path, quick=True)
+    r = demo("d3_softmax_jacobian").run(tmp_path, quick=True)
     y = r["softmax"]
     assert r["engine"].shape == (len(y), len(y))
     assert r["max_difference"] < 1e-12
@@ -77,7 +77,7 @@ def test_softmax_jacobian(tmp_path):
 
 
 def test_cross_entropy_vs_squared_error(tmp_path):
-    r = demo("cross_entropy_vs_squared_error").run(tmp_path, quick=True)
+    r = demo("d4_cross_entropy_vs_squared_error").run(tmp_path, quick=True)
     assert r["se_engine_vs_formula"] < 1e-12 and r["ce_engine_vs_formula"] < 1e-12
     wrong, right = r["at_0.01"], r["at_0.9"]
     # confidently wrong: cross-entropy pushes hard (|ŷ − y| ≈ 1), squared error hardly at all
@@ -105,7 +105,7 @@ def test_cross_entropy_vs_squared_error(tmp_path):
 
 
 def test_linear_decision_boundary(tmp_path):
-    r = demo("linear_decision_boundary").run(tmp_path, quick=True)
+    r = demo("d6_linear_decision_boundary").run(tmp_path, quick=True)
     assert r["train_accuracy"] > 0.9
     assert r["agreement"] == 1.0 and r["ties"] == 0
     assert r["boundary_pixels"] > 100
@@ -132,7 +132,7 @@ def edge_stroke(svg_source: str, label: str) -> str:
 
 
 def test_chain_rule_by_hand(tmp_path):
-    r = demo("chain_rule_by_hand").run(tmp_path, quick=True)
+    r = demo("d1_chain_rule_by_hand").run(tmp_path, quick=True)
     s, m = r["scalars"], r["matmul"]
     grads = {row["name"]: row for row in s["rows"]}
     o = -0.5 * 2.0 + 1.5
@@ -154,7 +154,7 @@ def test_chain_rule_by_hand(tmp_path):
 def test_gradient_of_W(tmp_path):
     from tinygrad_sm import viz
 
-    r = demo("gradient_of_W").run(tmp_path, quick=True)
+    r = demo("d5_gradient_of_W").run(tmp_path, quick=True)
     assert r["engine_vs_closed_form"] < 1e-12
     assert r["engine_vs_central"] < 1e-8
     assert np.abs(r["engine"]).max() > 0.05  # not a trivially small gradient
@@ -174,7 +174,7 @@ def test_gradient_of_W(tmp_path):
 
 
 def test_write_your_own_op(tmp_path):
-    r = demo("write_your_own_op").run(tmp_path, quick=True)
+    r = demo("d7_write_your_own_op").run(tmp_path, quick=True)
     # the first try is caught: the input, the worst entry (x = 4, where σ ≈ 1) and both values
     assert r["first_try"] is not None
     assert "input 0 ('x') of shape (5,), element (4,)" in r["first_try"]
@@ -188,18 +188,18 @@ def test_write_your_own_op(tmp_path):
 
 
 @pytest.mark.parametrize("name, snippets", [
-    ("softmax_vs_hardmax", ["[0.0420, 0.1142, 0.8438]",
+    ("d2_softmax_vs_hardmax", ["[0.0420, 0.1142, 0.8438]",
                             "That sentence is about max, the value",
                             "gives ∂max/∂o = [0, 0, 1]"]),
-    ("softmax_jacobian", ["+0.2460"]),
-    ("cross_entropy_vs_squared_error", ["Final test accuracy: cross-entropy 0.877",
+    ("d3_softmax_jacobian", ["+0.2460"]),
+    ("d4_cross_entropy_vs_squared_error", ["Final test accuracy: cross-entropy 0.877",
                                         "gⱼ = ŷⱼ[(ŷⱼ − yⱼ) − Σᵢ ŷᵢ(ŷᵢ − yᵢ)]",
                                         "that is a typo for Σᵢ(ŷᵢ − yᵢ)ŷᵢ(δᵢⱼ − ŷⱼ)",
                                         "∂L/∂o_true = -0.00138"]),
-    ("linear_decision_boundary", ["at 100.0% of them"]),
-    ("chain_rule_by_hand", ["2.4730819061"]),
-    ("gradient_of_W", ["Composed from exp, sum, log: 10 steps"]),
-    ("write_your_own_op", ["analytic gradient 1.2896495 vs central difference 0.023195907",
+    ("d6_linear_decision_boundary", ["at 100.0% of them"]),
+    ("d1_chain_rule_by_hand", ["2.4730819061"]),
+    ("d5_gradient_of_W", ["Composed from exp, sum, log: 10 steps"]),
+    ("d7_write_your_own_op", ["analytic gradient 1.2896495 vs central difference 0.023195907",
                            "gradcheck passes"]),
 ])
 def test_main_prints_and_writes(name, snippets, tmp_path, capsys):

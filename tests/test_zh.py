@@ -43,7 +43,7 @@ def test_every_message_has_a_chinese_entry_with_the_same_fields():
     for key, text in en.items():
         assert isinstance(zh[key], str) and zh[key].strip(), key
         assert sorted(FIELD.findall(zh[key])) == sorted(FIELD.findall(text)), key
-        assert CJK.search(zh[key]) or key in ("demo.softmax_vs_hardmax.col_logits", "page.html_lang"), \
+        assert CJK.search(zh[key]) or key in ("demo.d2_softmax_vs_hardmax.col_logits", "page.html_lang"), \
             f"{key}: {zh[key]!r} has no Chinese"
         zh[key].format(**{name: 0 for name in FIELD.findall(zh[key]) if name})  # well formed
 

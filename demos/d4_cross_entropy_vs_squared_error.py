@@ -1,6 +1,6 @@
 """Why softmax regression uses cross-entropy: squared error's gradient vanishes when confidently wrong.
 
-    python demos/cross_entropy_vs_squared_error.py [--out DIR] [--quick]
+    python demos/d4_cross_entropy_vs_squared_error.py [--out DIR] [--quick]
 
 Part 1: ∂L/∂o for both losses as the probability of the true class goes from 1 to 0, the general
         form of squared error's gradient, and the confidently wrong case (most mass on one wrong class).
@@ -15,13 +15,13 @@ import numpy as np
 
 import _common as c
 import tinygrad_sm.nn as nn
-from softmax_jacobian import jacobian_by_formula
+from d3_softmax_jacobian import jacobian_by_formula
 from tinygrad_sm import Tensor, no_grad
 from tinygrad_sm.data import load_digits, minibatches
 from tinygrad_sm.optim import SGD
 from tinygrad_sm.train import accuracy
 
-NAME = "cross_entropy_vs_squared_error"
+NAME = "d4_cross_entropy_vs_squared_error"
 TITLE = "Cross-entropy vs squared error"
 K = f"demo.{NAME}."  # this demo's messages in the catalogue
 CLASSES = 10

@@ -1,6 +1,6 @@
 """The chain rule by hand, next to the engine and central differences: scalars, then a 2×2 matmul.
 
-    python demos/chain_rule_by_hand.py [--out DIR]
+    python demos/d1_chain_rule_by_hand.py [--out DIR]
 
 Each gradient is a local derivative times the gradient arriving from above (and a sum where a
 value is used twice). We write every one out, let the engine compute them, and nudge the value
@@ -19,7 +19,7 @@ import _common as c
 from tinygrad_sm import Tensor, viz
 from tinygrad_sm.gradcheck import numerical_grad
 
-NAME = "chain_rule_by_hand"
+NAME = "d1_chain_rule_by_hand"
 TITLE = "The chain rule by hand"
 K = f"demo.{NAME}."  # this demo's messages in the catalogue
 EPS = 1e-6

@@ -1,6 +1,6 @@
 """Why the book stops at ∂L/∂o: from there to ∂L/∂W is one matmul rule, and the engine shows it.
 
-    python demos/gradient_of_W.py [--out DIR]
+    python demos/d5_gradient_of_W.py [--out DIR]
 
 Softmax + cross-entropy give ∂L/∂o = (ŷ − y)/n whatever came before o. For o = XW + b the matmul
 op's rule carries it to W: ∂L/∂W = Xᵀ(ŷ − y)/n. The same gradient comes out when cross-entropy is
@@ -18,7 +18,7 @@ import tinygrad_sm.nn as nn
 from tinygrad_sm import Tensor, viz
 from tinygrad_sm.gradcheck import numerical_grad
 
-NAME = "gradient_of_W"
+NAME = "d5_gradient_of_W"
 TITLE = "∂L/∂W: the step after ∂L/∂o"
 K = f"demo.{NAME}."  # this demo's messages in the catalogue
 N, FEATURES, CLASSES = 4, 3, 3

@@ -1,6 +1,6 @@
 """Softmax regression is a linear model: its decision regions are cut by straight lines from W and b.
 
-    python demos/linear_decision_boundary.py [--out DIR] [--quick]
+    python demos/d6_linear_decision_boundary.py [--out DIR] [--quick]
 
 Class i beats class j where oᵢ > oⱼ, that is where (wᵢ − wⱼ)·x + (bᵢ − bⱼ) > 0: one side of a line.
 Softmax is monotone, so the class with the largest probability is the class with the largest score.
@@ -18,7 +18,7 @@ import tinygrad_sm.nn as nn
 from tinygrad_sm import Tensor, no_grad
 from tinygrad_sm.optim import SGD
 
-NAME = "linear_decision_boundary"
+NAME = "d6_linear_decision_boundary"
 TITLE = "Softmax regression draws straight lines"
 K = f"demo.{NAME}."  # this demo's messages in the catalogue
 CENTERS = np.array([[-2.0, -1.0], [2.0, -1.2], [0.2, 2.0]])
