@@ -29,6 +29,11 @@ W_MATRIX = np.array([[0.5, -1.0], [2.0, 0.25]])
 G_MATRIX = np.array([[1.0, -1.0], [0.5, 2.0]])
 
 
+def signed(v: float) -> str:
+    """A number as a factor in a product: 1·(−1), not 1·-1."""
+    return f"({v:g})".replace("-", "−") if v < 0 else f"{v:g}"
+
+
 def central(f: Callable[[float], float], v: float) -> float:
     return (f(v + EPS) - f(v - EPS)) / (2 * EPS)
 
@@ -93,7 +98,7 @@ def matmul(out_dir: Path) -> dict:
         terms = [(X_MATRIX[k, i], G_MATRIX[k, j]) for k in range(2)]
         entries.append({"entry": f"W[{i},{j}]",
                         "hand_rule": f"Σₖ X[k,{i}]·G[k,{j}]",
-                        "hand_numbers": " + ".join(f"{a:g}·{g:g}" for a, g in terms),
+                        "hand_numbers": " + ".join(f"{signed(a)}·{signed(g)}" for a, g in terms),
                         "hand": sum(a * g for a, g in terms),
                         "engine": float(W.grad[i, j]), "central": float(numeric[i, j])})
     matmul_step = next(s for s in trace if s.op == "matmul")

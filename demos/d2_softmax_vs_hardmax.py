@@ -56,6 +56,7 @@ def run(out_dir: Path, quick: bool = False) -> dict:
         key = "".join(str(int(v)) for v in logits)
         results[f"softmax_{key}"] = softmax(logits)
         results[f"hardmax_{key}"] = hardmax(logits)
+        results[f"ratio_{key}"] = results[f"softmax_{key}"][2] / results[f"softmax_{key}"][0]
 
     # Gradients at random logits: hardmax's finite differences vanish unless a tie is within eps.
     rng = np.random.default_rng(0)
@@ -81,12 +82,12 @@ def run(out_dir: Path, quick: bool = False) -> dict:
     results["max_grad_is_selected_fraction"] = float(np.mean(np.all(max_grads == selected, axis=1)))
     results["max_engine_vs_finite_diff"] = float(np.abs(max_grads - max_fd).max())
 
-    # Rich get richer: sweep the last logit of [0, 1, t].
+    # Sweep the last logit of [0, 1, t]: ŷ₂/ŷ₀ = e^t grows exponentially with the gap.
     t = np.linspace(-3.0, 6.0, 181 if quick else 451)
     sweep = np.array([[0.0, 1.0, v] for v in t])
     soft = Tensor(sweep).softmax().data
     hard_sweep = hardmax(sweep)
-    d_soft = soft[:, 2] * (1 - soft[:, 2])  # ∂ŷ₃/∂o₃ = ŷ₃(1 − ŷ₃)
+    d_soft = soft[:, 2] * (1 - soft[:, 2])  # ∂ŷ₂/∂o₂ = ŷ₂(1 − ŷ₂)
     d_hard = np.array([finite_difference_jacobian(hardmax, s)[2, 2] for s in sweep])
     results["sweep_t"], results["sweep_softmax"] = t, soft
     results["files"].append(_plot(out_dir / "softmax_vs_hardmax.png", t, soft, hard_sweep,
@@ -98,25 +99,25 @@ def _plot(path: Path, t, soft, hard, d_soft, d_hard) -> Path:
     plt = c.plt
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     colors = ["tab:blue", "tab:orange", "tab:green"]
-    for k, name in enumerate(["ŷ₁ (o₁ = 0)", "ŷ₂ (o₂ = 1)", "ŷ₃ (o₃ = t)"]):
+    for k, name in enumerate(["ŷ₀ (o₀ = 0)", "ŷ₁ (o₁ = 1)", "ŷ₂ (o₂ = t)"]):
         left.plot(t, soft[:, k], color=colors[k], lw=2, label=f"softmax {name}")
         left.plot(t, hard[:, k], color=colors[k], lw=1, ls="--", alpha=0.8)
     for v in (2.0, 3.0):
         left.axvline(v, color="grey", lw=0.6, ls=":")
         left.plot([v], [soft[np.argmin(abs(t - v)), 2]], "o", color="tab:green")
-        left.annotate(f"t = {v:g}: ŷ₃ = {soft[np.argmin(abs(t - v)), 2]:.4f}",
+        left.annotate(f"t = {v:g}: ŷ₂ = {soft[np.argmin(abs(t - v)), 2]:.4f}",
                       (v, soft[np.argmin(abs(t - v)), 2]), xytext=(6, -14),
                       textcoords="offset points", fontsize=8)
     left.set(title=c.plot_tr("demo.d2_softmax_vs_hardmax.plot_left"),
              xlabel=c.plot_tr("demo.d2_softmax_vs_hardmax.plot_t"),
              ylabel=c.plot_tr("demo.d2_softmax_vs_hardmax.plot_probability"))
     left.legend(fontsize=8, loc="center left")
-    right.plot(t, d_soft, color="tab:green", lw=2, label="softmax: ∂ŷ₃/∂o₃ = ŷ₃(1 − ŷ₃)")
+    right.plot(t, d_soft, color="tab:green", lw=2, label="softmax: ∂ŷ₂/∂o₂ = ŷ₂(1 − ŷ₂)")
     right.plot(t, d_hard, color="black", lw=1, ls="--",
                label=c.plot_tr("demo.d2_softmax_vs_hardmax.plot_hard"))
     right.set(title=c.plot_tr("demo.d2_softmax_vs_hardmax.plot_right"),
               xlabel=c.plot_tr("demo.d2_softmax_vs_hardmax.plot_t"),
-              ylabel="∂ŷ₃/∂o₃", ylim=(-0.05, 0.5))
+              ylabel="∂ŷ₂/∂o₂", ylim=(-0.05, 0.5))
     right.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return c.save_figure(fig, path)
@@ -131,7 +132,8 @@ def report(r: dict) -> None:
     c.table(c.tr("demo.d2_softmax_vs_hardmax.table"),
             [c.tr("demo.d2_softmax_vs_hardmax.col_logits"), "softmax(o)", "hardmax(o)"], rows)
     a, b = r["softmax_012"], r["softmax_013"]
-    c.say(c.tr("demo.d2_softmax_vs_hardmax.richer", a=a[2], b=b[2], a0=a[0], b0=b[0]))
+    c.say(c.tr("demo.d2_softmax_vs_hardmax.richer", a=a[2], b=b[2], a0=a[0], b0=b[0],
+               ratio_a=r["ratio_012"], ratio_b=r["ratio_013"]))
     c.say(c.tr("demo.d2_softmax_vs_hardmax.untrainable", points=r["num_points"],
                hard_zero=r["hardmax_zero_fraction"], soft_zero=r["softmax_zero_fraction"],
                smallest=r["softmax_min_abs_entry"]))

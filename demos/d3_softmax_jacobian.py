@@ -36,9 +36,16 @@ def jacobian_by_engine(logits) -> tuple[np.ndarray, str]:
     return np.array(rows), rule
 
 
+def softmax_numpy(logits) -> np.ndarray:
+    """softmax in plain numpy (float64), for checks that must not reuse the engine."""
+    logits = np.asarray(logits, dtype=np.float64)
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 def jacobian_by_formula(logits) -> np.ndarray:
-    """ŷᵢ(δᵢⱼ − ŷⱼ), with ŷ = softmax(logits) from the engine (float64)."""
-    y = Tensor(np.asarray(logits, dtype=np.float64)).softmax().data
+    """ŷᵢ(δᵢⱼ − ŷⱼ), with ŷ = softmax(logits) in plain numpy: a check independent of the engine."""
+    y = softmax_numpy(logits)
     return y[:, None] * (np.eye(len(y)) - y[None, :])
 
 
@@ -73,8 +80,8 @@ def _plot(path: Path, engine, formula, y) -> Path:
             for j in range(n):
                 ax.text(j, i, f"{matrix[i, j]:+.3f}", ha="center", va="center", fontsize=8,
                         color="white" if abs(matrix[i, j]) > 0.6 * limit else "black")
-        ax.set_xticks(range(n), [f"o{j + 1}" for j in range(n)])
-        ax.set_yticks(range(n), [f"ŷ{i + 1}={y[i]:.3f}" for i in range(n)], fontsize=9)
+        ax.set_xticks(range(n), [f"o{j}" for j in range(n)])
+        ax.set_yticks(range(n), [f"ŷ{i}={y[i]:.3f}" for i in range(n)], fontsize=9)
         ax.set_xlabel(c.plot_tr("demo.d3_softmax_jacobian.wrt"))
         ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=axes, shrink=0.75, label="∂ŷᵢ/∂oⱼ")
@@ -86,10 +93,10 @@ def report(r: dict) -> None:
     c.say(f"o = {c.fmt(r['logits'], 1)}  →  ŷ = softmax(o) = {c.fmt(r['softmax'])}\n")
     c.say(c.tr("demo.d3_softmax_jacobian.rule", rule=r["rule"]))
     n = len(r["softmax"])
-    columns = ["∂ŷᵢ/∂oⱼ"] + [f"o{j + 1}" for j in range(n)]
+    columns = ["∂ŷᵢ/∂oⱼ"] + [f"o{j}" for j in range(n)]
     for key in ("engine", "formula"):
         title = c.tr(f"demo.d3_softmax_jacobian.{key}_title")
-        rows = [[f"ŷ{i + 1}"] + [f"{v:+.4f}" for v in r[key][i]] for i in range(n)]
+        rows = [[f"ŷ{i}"] + [f"{v:+.4f}" for v in r[key][i]] for i in range(n)]
         c.table(title, columns, rows)
     c.say(c.tr("demo.d3_softmax_jacobian.summary_line", difference=r["max_difference"],
                asymmetry=r["max_asymmetry"], column_sum=r["max_column_sum"]))
