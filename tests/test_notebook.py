@@ -306,3 +306,30 @@ def test_the_tour_notebook_runs_and_prints_the_closed_form(tmp_path):
     # the real-size picture: 64 × 10 as a figure, and W's card says its size
     assert any("image/png" in o.get("data", {}) for o in code[-2].outputs)
     assert any("<b>W</b> (64, 10)" in h for h in html)
+
+
+def test_the_chinese_tour_notebook_has_the_same_cells_and_runs(tmp_path):
+    """demos/backprop_tour_zh.ipynb: the English tour's cells in Chinese; it runs, and its
+    ∂L/∂W equals Xᵀ(ŷ − y)/n computed here from its own numbers."""
+    english = nbformat.read(ROOT / "demos" / "backprop_tour.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "demos" / "backprop_tour_zh.ipynb", as_version=4)
+    assert [c.cell_type for c in nb.cells] == [c.cell_type for c in english.cells]
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")   # committed clean
+    cjk = re.compile(r"[\u3400-\u9fff]")
+    assert all(cjk.search(c.source) for c in nb.cells if c.cell_type == "markdown")
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import json\nprint(json.dumps({'X': X.data.tolist(), 'y': y.tolist(), "
+        "'W': model.W.data.tolist(), 'b': model.b.data.tolist()}))"))
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=180,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    printed = "".join(o.get("text", "") for c in code for o in c.outputs)
+    given = json.loads(code[-1].outputs[0]["text"])
+    X, W, b = (np.array(given[k], dtype=np.float64) for k in ("X", "W", "b"))
+    o = X @ W + b
+    y_hat = np.exp(o - o.max(axis=1, keepdims=True))
+    y_hat /= y_hat.sum(axis=1, keepdims=True)
+    closed_form = X.T @ (y_hat - np.eye(3)[np.array(given["y"])]) / len(given["y"])
+    grad_W = numbers_after(printed, "反向传播得到的 ∂L/∂W：", "Xᵀ(ŷ − y)/n：")
+    np.testing.assert_allclose(grad_W, closed_form.ravel(), rtol=1e-5, atol=1e-7)
+    assert any("image/png" in o.get("data", {}) for o in code[-2].outputs)
