@@ -203,7 +203,6 @@ def run(out_dir: Path, quick: bool = False) -> dict:
 def _plot(path: Path, r: dict) -> Path:
     plt = c.plt
     fig, ((g, q, l), (a, w, x)) = plt.subplots(2, 3, figsize=(16, 8.6))
-    x.axis("off")
     p = r["p"]
     g.plot(p, np.linalg.norm(r["ce_grad"], axis=1), color="tab:blue", lw=2,
            label=c.plot_tr(K + "plot_ce_norm"))
@@ -236,6 +235,8 @@ def _plot(path: Path, r: dict) -> Path:
         for lr, style in zip(LEARNING_RATES, ("o-", "s--")):
             w.plot(epochs, r["runs"][("wrong", lr)][key]["test_accuracy"], style, color=color,
                    label=c.plot_tr(K + "plot_lr", label=label, lr=lr))
+            x.plot(epochs, r["runs"][("usual", lr)][key]["test_accuracy"], style, color=color,
+                   label=c.plot_tr(K + "plot_lr", label=label, lr=lr))
     l.set(title=c.plot_tr(K + "plot_loss_title"), xlabel=c.plot_tr(K + "plot_epoch"),
           ylabel=c.plot_tr(K + "plot_relative"), ylim=(0, 1.05))
     l.legend(fontsize=8)
@@ -246,6 +247,9 @@ def _plot(path: Path, r: dict) -> Path:
     w.set(title=c.plot_tr(K + "plot_wrong_title", bias=WRONG_START_BIAS),
           xlabel=c.plot_tr(K + "plot_epoch"), ylabel=c.plot_tr(K + "plot_accuracy"), ylim=(0, 1))
     w.legend(fontsize=8, loc="center right")
+    x.set(title=c.plot_tr(K + "plot_lr_title"), xlabel=c.plot_tr(K + "plot_epoch"),
+          ylabel=c.plot_tr(K + "plot_accuracy"), ylim=(0, 1))
+    x.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return c.save_figure(fig, path)
 
