@@ -8,13 +8,13 @@
   Xᵀ(ŷ − y)/n), screenshotted with headless Chromium at 1280×1300 (skipped, with a message,
   when Chromium is not installed);
 - grad_W_graph.svg: the toy softmax-regression graph with the path L → o → XW → W highlighted
-  (demos/gradient_of_W.py);
+  (demos/d5_gradient_of_W.py);
 - stepper_zh.png: the HTML stepper of that toy graph in Chinese (`save_html(..., lang="zh")`) at
   the matmul step, with the zh extra's CJK font added to Chromium's fontconfig when installed;
 - notebook.png: the inline stepper of demos/backprop_tour.ipynb at the matmul step, executed with
   nbclient, exported with nbconvert and screenshotted with headless Chromium (skipped, with a
   message, without Chromium or the notebook tools: pip install -e ".[test]");
-- ce_vs_se.png: cross-entropy vs squared error (demos/cross_entropy_vs_squared_error.py).
+- ce_vs_se.png: cross-entropy vs squared error (demos/d4_cross_entropy_vs_squared_error.py).
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "demos"))
 
-import cross_entropy_vs_squared_error  # noqa: E402
-import gradient_of_W  # noqa: E402
+import d4_cross_entropy_vs_squared_error  # noqa: E402
+import d5_gradient_of_W  # noqa: E402
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -135,8 +135,8 @@ def make_pictures(out_dir: Path, quick: bool = False) -> list[Path]:
         digits.mkdir()
         train_step(digits)
         written.append(Path(shutil.copy(digits / "graph.svg", out_dir / "train_step_digits.svg")))
-        results = gradient_of_W.run(scratch / "gradient_of_W", quick=quick)
-        written.append(Path(shutil.copy(scratch / "gradient_of_W" / "grad_W_graph.svg",
+        results = d5_gradient_of_W.run(scratch / "d5_gradient_of_W", quick=quick)
+        written.append(Path(shutil.copy(scratch / "d5_gradient_of_W" / "grad_W_graph.svg",
                                         out_dir / "grad_W_graph.svg")))
         chromium = find_chromium()
         if chromium is None:
@@ -155,7 +155,7 @@ def make_pictures(out_dir: Path, quick: bool = False) -> list[Path]:
                       '(pip install -e ".[test]")', file=sys.stderr)
             else:
                 written.append(notebook_picture(scratch, out_dir / "notebook.png", chromium))
-        cross_entropy_vs_squared_error.run(scratch / "ce", quick=quick)
+        d4_cross_entropy_vs_squared_error.run(scratch / "ce", quick=quick)
         written.append(Path(shutil.copy(scratch / "ce" / "ce_vs_se.png", out_dir / "ce_vs_se.png")))
     return written
 

@@ -289,13 +289,13 @@ def test_subcommands_call_plain_functions(monkeypatch, tmp_path):
     assert main(["step", "--no-pause", "--seed", "3", "--html", str(tmp_path / "s.html")]) == 5
     monkeypatch.setattr("tinygrad_sm.demo.demo_command",
                         lambda name, **kw: calls.append(dict(kw, name=name)) or 3)
-    assert main(["demo", "write_your_own_op", "--quick"]) == 3
+    assert main(["demo", "d7_write_your_own_op", "--quick"]) == 3
     assert main(["train", "--model", "mlp", "--hidden", "64", "--lang", "zh"]) == 7
     assert calls == [{"data": "mnist", "data_dir": "d", "epochs": None, "lr": 0.5,
                       "batch_size": None, "seed": 0, "out": "o", "model_name": "softmax",
                       "hidden": 256, "lang": "en"},
                      {"seed": 3, "pause": False, "html": str(tmp_path / "s.html"), "lang": "en"},
-                     {"name": "write_your_own_op", "out": None, "quick": True, "lang": "en"},
+                     {"name": "d7_write_your_own_op", "out": None, "quick": True, "lang": "en"},
                      {"data": "digits", "data_dir": None, "epochs": None, "lr": None,
                       "batch_size": None, "seed": 0, "out": "out", "model_name": "mlp",
                       "hidden": 64, "lang": "zh"}]

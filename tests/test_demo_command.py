@@ -18,14 +18,14 @@ DEMO_FILES = sorted(p.stem for p in (ROOT / "demos").glob("*.py") if not p.name.
 def test_the_list_has_every_demo_with_its_line(capsys):
     assert main(["demo"]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert list(list_demos()) == DEMO_FILES and "write_your_own_op" in DEMO_FILES
+    assert list(list_demos()) == DEMO_FILES and "d7_write_your_own_op" in DEMO_FILES
     for name in DEMO_FILES:
         line = next(line for line in printed if line.startswith(name + " "))
         assert len(line.split(None, 1)[1]) > 20  # a description, not just the name
 
 
 def test_running_one_writes_its_pictures(tmp_path, capsys):
-    assert main(["demo", "write_your_own_op", "--out", str(tmp_path), "--quick"]) == 0
+    assert main(["demo", "d7_write_your_own_op", "--out", str(tmp_path), "--quick"]) == 0
     assert "gradcheck passes" in " ".join(capsys.readouterr().out.split())
     assert (tmp_path / "sigmoid_graph.svg").exists()
 
@@ -33,7 +33,7 @@ def test_running_one_writes_its_pictures(tmp_path, capsys):
 def test_a_wrong_name_exits_2_naming_the_demos(capsys):
     assert main(["demo", "softmax_vs_hardmaks"]) == 2
     err = capsys.readouterr().err
-    assert "no demo named 'softmax_vs_hardmaks'" in err and "softmax_vs_hardmax" in err
+    assert "no demo named 'softmax_vs_hardmaks'" in err and "d2_softmax_vs_hardmax" in err
 
 
 def test_after_pip_install_the_demos_come_with_the_package(tmp_path):
@@ -45,10 +45,10 @@ def test_after_pip_install_the_demos_come_with_the_package(tmp_path):
     built = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
                             "--target", str(target), str(source)], capture_output=True, text=True)
     assert built.returncode == 0, built.stderr[-2000:]
-    assert (target / "tinygrad_sm" / "demos" / "write_your_own_op.py").exists()
+    assert (target / "tinygrad_sm" / "demos" / "d7_write_your_own_op.py").exists()
     shutil.rmtree(source)  # only the installed copy remains
     env = dict(os.environ, PYTHONPATH=str(target))
-    run = subprocess.run([sys.executable, "-m", "tinygrad_sm", "demo", "write_your_own_op",
+    run = subprocess.run([sys.executable, "-m", "tinygrad_sm", "demo", "d7_write_your_own_op",
                           "--out", str(tmp_path / "out"), "--quick"],
                          cwd=tmp_path, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]

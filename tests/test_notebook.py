@@ -278,8 +278,10 @@ def numbers_after(text: str, heading: str, end: str) -> np.ndarray:
     return np.array([float(x) for x in re.findall(r"-?\d+\.\d+(?:e[-+]\d+)?", block)])
 
 
-def test_the_tour_notebook_runs_and_prints_the_closed_form(tmp_path):
-    nb = nbformat.read(ROOT / "demos" / "backprop_tour.ipynb", as_version=4)
+def executed_tour(name: str, tmp_path) -> tuple[list, str, np.ndarray]:
+    """Run demos/NAME under a real kernel: its code cells, what they printed, and Xᵀ(ŷ − y)/n
+    computed here from the notebook's own numbers."""
+    nb = nbformat.read(ROOT / "demos" / name, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")   # committed clean
     nb.cells.append(nbformat.v4.new_code_cell(
         "import json\nprint(json.dumps({'X': X.data.tolist(), 'y': y.tolist(), "
@@ -287,20 +289,37 @@ def test_the_tour_notebook_runs_and_prints_the_closed_form(tmp_path):
     nbclient.NotebookClient(nb, kernel_name="python3", timeout=180,
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
     code = [c for c in nb.cells if c.cell_type == "code"]
-    html = [o["data"]["text/html"] for c in code for o in c.outputs if "text/html" in o.get("data", {})]
-    assert sum('class="tg-stepper tg-inline"' in h and "tg-frames" in h for h in html) == 1
     printed = "".join(o.get("text", "") for c in code for o in c.outputs)
-    # the closed form, computed here from the notebook's own numbers
     given = json.loads(code[-1].outputs[0]["text"])
     X, W, b = (np.array(given[k], dtype=np.float64) for k in ("X", "W", "b"))
     y = np.array(given["y"])
     o = X @ W + b
     y_hat = np.exp(o - o.max(axis=1, keepdims=True))
     y_hat /= y_hat.sum(axis=1, keepdims=True)
-    closed_form = X.T @ (y_hat - np.eye(3)[y]) / len(y)
+    return code, printed, X.T @ (y_hat - np.eye(3)[y]) / len(y)
+
+
+def test_the_tour_notebook_runs_and_prints_the_closed_form(tmp_path):
+    code, printed, closed_form = executed_tour("backprop_tour.ipynb", tmp_path)
+    html = [o["data"]["text/html"] for c in code for o in c.outputs if "text/html" in o.get("data", {})]
+    assert sum('class="tg-stepper tg-inline"' in h and "tg-frames" in h for h in html) == 1
     grad_W = numbers_after(printed, "∂L/∂W from backprop:", "Xᵀ(ŷ − y)/n:")
     assert grad_W.shape == (9,)
     np.testing.assert_allclose(grad_W, closed_form.ravel(), rtol=1e-5, atol=1e-7)
     # the real-size picture: 64 × 10 as a figure, and W's card says its size
     assert any("image/png" in o.get("data", {}) for o in code[-2].outputs)
     assert any("<b>W</b> (64, 10)" in h for h in html)
+
+
+def test_the_chinese_tour_notebook_has_the_same_cells_and_runs(tmp_path):
+    """demos/backprop_tour_zh.ipynb: the English tour's cells in Chinese; it runs, and its
+    ∂L/∂W equals Xᵀ(ŷ − y)/n computed here from its own numbers."""
+    english = nbformat.read(ROOT / "demos" / "backprop_tour.ipynb", as_version=4)
+    chinese = nbformat.read(ROOT / "demos" / "backprop_tour_zh.ipynb", as_version=4)
+    assert [c.cell_type for c in chinese.cells] == [c.cell_type for c in english.cells]
+    cjk = re.compile(r"[\u3400-\u9fff]")
+    assert all(cjk.search(c.source) for c in chinese.cells if c.cell_type == "markdown")
+    code, printed, closed_form = executed_tour("backprop_tour_zh.ipynb", tmp_path)
+    grad_W = numbers_after(printed, "反向传播得到的 ∂L/∂W：", "Xᵀ(ŷ − y)/n：")
+    np.testing.assert_allclose(grad_W, closed_form.ravel(), rtol=1e-5, atol=1e-7)
+    assert any("image/png" in o.get("data", {}) for o in code[-2].outputs)

@@ -236,7 +236,7 @@ window.addEventListener("load", () => {
 @needs_chromium
 @pytest.mark.parametrize("lang, expected", [
     ("en", "row {rows}, column {cols}: {mean} (mean of the block)"),
-    ("zh", "第 {rows} 行,第 {cols} 列:{mean}(该块的均值)")])
+    ("zh", "第 {rows} 行，第 {cols} 列：{mean}（该块的均值）")])
 def test_the_readout_over_block_means_names_the_block_and_its_mean(lang, expected, tmp_path):
     from tinygrad_sm import page
     big = np.random.default_rng(2).normal(size=(1100, 700))  # drawn in 2 × 2 blocks

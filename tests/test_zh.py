@@ -44,14 +44,49 @@ def test_every_message_has_a_chinese_entry_with_the_same_fields():
     for key, text in en.items():
         assert isinstance(zh[key], str) and zh[key].strip(), key
         assert sorted(FIELD.findall(zh[key])) == sorted(FIELD.findall(text)), key
-        assert CJK.search(zh[key]) or key in ("demo.softmax_vs_hardmax.col_logits", "page.html_lang"), \
+        assert CJK.search(zh[key]) or key in ("demo.d2_softmax_vs_hardmax.col_logits", "page.html_lang"), \
             f"{key}: {zh[key]!r} has no Chinese"
         zh[key].format(**{name: 0 for name in FIELD.findall(zh[key]) if name})  # well formed
 
 
+HALF_WIDTH_NEXT_TO_CHINESE = re.compile(r"[\u3400-\u9fff][,:;()?]|[,:;()?][\u3400-\u9fff]")
+
+
+def test_chinese_prose_uses_full_width_punctuation():
+    """d2l-zh writes ，：（）；in prose; ASCII stays inside formulas, code, paths and {fields}. A
+    half-width , : ( ) ; ? right next to a Chinese character is prose."""
+    found = []
+    for key, text in catalogue("zh").items():
+        prose = re.sub(r"\{[^{}]*\}", "", text)   # a {field} is filled in later, not prose
+        found += [(key, m.group()) for m in HALF_WIDTH_NEXT_TO_CHINESE.finditer(prose)]
+    assert not found, f"{len(found)} half-width marks in Chinese prose: {found[:10]}"
+
+
+def test_the_chinese_wording_a_reader_asked_for():
+    zh = catalogue("zh")
+    assert "解析式" in zh["stepper.result_title"] and zh["stepper.closed_col"] == "解析式"
+    assert "解析式" in zh["page.check"] and not any("闭式解" in text for text in zh.values())
+    assert zh["walk.prompt"] == "按任意键进入下一步，按 q 退出"
+    d4 = "demo.d4_cross_entropy_vs_squared_error."
+    for key in ("summary", "plot_note", "wrong_table"):
+        assert "以高置信度预测错误" in zh[d4 + key], key
+    assert not any("错得很自信" in text for text in zh.values())
+    assert "三个高斯簇" in zh["demo.d6_linear_decision_boundary.trained"]
+    assert "不改变得分的大小顺序" in zh["demo.d6_linear_decision_boundary.agreement"]
+    assert "它同时是 exp 和减法的输入" in zh["demo.d5_gradient_of_W.composed"]
+    assert "o 经两条路径影响 L" in zh["demo.d1_chain_rule_by_hand.twice"]
+    assert "NaN 或无穷大" in zh["train.param_nonfinite"] and "非有限值" not in zh["train.param_nonfinite"]
+    assert zh["panel.no_grad"] == zh["page.no_grad"]
+    assert zh["demo.d7_write_your_own_op.title"].startswith("自定义运算")
+    glossed = [key for key, text in zh.items() if "logit（未规范化的预测）" in text]
+    assert glossed == ["demo.d2_softmax_vs_hardmax.intro"]
+    # "max |a − b|" said in Chinese in the demos
+    assert not [key for key, text in zh.items() if key.startswith("demo.") and "max |" in text]
+
+
 def test_the_catalogues_are_the_languages():
     assert i18n.languages() == ["en", "zh"]
-    assert i18n.Messages("zh")("step.header", index=1, count=3, op="add") == "第 1 步(共 3 步):add"
+    assert i18n.Messages("zh")("step.header", index=1, count=3, op="add") == "第 1 步（共 3 步）：add"
     assert i18n.Messages("en")("step.header", index=1, count=3, op="add") == "step 1 of 3: add"
 
 
@@ -123,7 +158,7 @@ def test_the_chinese_trace_table_has_no_english_words():
     _, trace = tiny_trace()
     allowed = graph_words(trace)
     zh = terminal.format_trace(trace, lang="zh")
-    assert "从 L 反向传播:共 3 步" in zh and "撤销广播" in zh and "求和" in zh
+    assert "从 L 反向传播：共 3 步" in zh and "撤销广播" in zh and "求和" in zh
     assert english_words(zh, allowed) == set(), english_words(zh, allowed)
     # the check can fail: the English table is full of words it catches
     assert {"Backward", "steps", "broadcast"} <= english_words(terminal.format_trace(trace, lang="en"), allowed)
@@ -142,7 +177,7 @@ def test_a_contribution_and_a_sum_in_chinese():
     y = (x * x).named("y")
     trace = y.sum().named("L").backward(trace=True)
     text = terminal.format_trace(trace, lang="zh")
-    assert "∂L/∂x 的第 1 项贡献(共 2 项)" in text and "∂L/∂x 是 2 项贡献之和" in text
+    assert "∂L/∂x 的第 1 项贡献（共 2 项）" in text and "∂L/∂x 是 2 项贡献之和" in text
     assert english_words(text, graph_words(trace)) == set()
 
 
@@ -151,7 +186,7 @@ def test_the_chinese_terminal_stepper_has_no_english_words():
     console = Console(file=io.StringIO(), width=100, color_system=None)
     assert terminal.walk(trace, pause=False, console=console, lang="zh") == 3
     text = console.file.getvalue()
-    assert "第 0 步(共 3 步)" in text and "上游梯度" in text and "前向传播" in text
+    assert "第 0 步（共 3 步）" in text and "上游梯度" in text and "前向传播" in text
     assert english_words(text, graph_words(trace)) == set(), english_words(text, graph_words(trace))
 
 
@@ -159,7 +194,7 @@ def test_tinygrad_sm_step_in_chinese(capsys, tmp_path):
     assert main(["step", "--no-pause", "--lang", "zh"]) == 0
     out = capsys.readouterr().out
     _, trace = tiny_trace()
-    assert "前向传播" in out and "梯度:反向传播与闭式解对照" in out and "独热编码" in out
+    assert "前向传播" in out and "梯度：反向传播与解析式对照" in out and "独热编码" in out
     assert english_words(out, graph_words(trace) | {"cross_entropy", "y"}) == set()
     assert main(["step", "--no-pause", "--lang", "zh", "--html", str(tmp_path)]) == 2
     assert "是一个文件夹" in capsys.readouterr().err
@@ -176,14 +211,14 @@ def test_train_in_chinese(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(plots, "cjk_font", lambda: None)  # the figures' fallback is tested below
     assert train_command(epochs=2, out=tmp_path / "out", lang="zh") == 0
     out = " ".join(capsys.readouterr().out.replace(str((tmp_path / "out").resolve()), "").split())
-    assert "softmax 回归,小批量随机梯度下降,学习率 1.0" in out and "迭代周期 1/2" in out
+    assert "softmax 回归，小批量随机梯度下降，学习率 1.0" in out and "迭代周期 1/2" in out
     assert "最终测试精度" in out and "测试集上的混淆矩阵" in out
     files = {"metrics", "curves", "weights", "confusion", "graph", "gv", "backprop"}
     assert english_words(out, {"digits", "W", "L"} | files) == set()
     assert train_command(epochs=1, lr=1e38, out=tmp_path / "d", lang="zh") == 1
     err = capsys.readouterr().err
-    assert err.startswith("tinygrad-sm train:错误:训练发散:损失为 inf,在第 1/1 个迭代周期,第 2 个小批量"
-                          "(共 7 个);请试试更小的 --lr(本次:1e+38)"), err
+    assert err.startswith("tinygrad-sm train：错误：训练发散：损失为 inf，在第 1/1 个迭代周期，第 2 个小批量"
+                          "（共 7 个）；请试试更小的 --lr（本次：1e+38）"), err
     assert train_command(data="mnist", out=tmp_path / "m", lang="zh") == 1
     assert "--data mnist 需要 --data-dir DIR" in capsys.readouterr().err
 
@@ -379,11 +414,11 @@ def test_the_chinese_page_has_no_english_words(zh_page):
     path, trace = zh_page
     text = path.read_text(encoding="utf-8")
     words = visible_text(text)
-    assert '<html lang="zh-CN">' in text and "第 0 步:cross_entropy" in words
+    assert '<html lang="zh-CN">' in text and "第 0 步：cross_entropy" in words
     assert "◀ 上一步" in words and "上游梯度" in words and "撤销广播" in words
     assert english_words(words, graph_words(trace)) == set(), english_words(words, graph_words(trace))
     data = json.loads(re.search(r'class="tg-frames">(.*?)</script>', text, re.S).group(1))
-    assert data["text"]["where"] == "第 {index} 步(共 {count} 步):{op}"
+    assert data["text"]["where"] == "第 {index} 步（共 {count} 步）：{op}"
     # the check can fail: the English page is caught
     trace.save_html(str(path.with_name("en.html")), lang="en")
     english = visible_text(path.with_name("en.html").read_text(encoding="utf-8"))
@@ -418,7 +453,7 @@ def test_the_chinese_page_steps_in_chinese(zh_page, tmp_path):
     done = chromium("--dump-dom", f"{path.as_uri()}#step=2", tmp_path=tmp_path)
     dom = done.stdout.decode("utf-8")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    assert '<output id="where" data-role="where">第 2 步(共 3 步):matmul</output>' in dom
+    assert '<output id="where" data-role="where">第 2 步（共 3 步）：matmul</output>' in dom
 
 
 @needs_chromium
@@ -475,9 +510,9 @@ def test_the_training_steps_page_with_pictures_in_chinese(tmp_path):
                                   (8, 8), lang="zh")
     text = written["backprop.html"].read_text(encoding="utf-8")
     words = visible_text(text)
-    assert "核对:引擎算出的 ∂L/∂W 与闭式解" in words and "色标" in words and "把指针移到格子上" in words
-    assert "张量的每一列一张" in words and "y(独热编码)" in words
-    assert 'data-cell="第 {row} 行,第 {col} 列{where}:{value}"' in text  # the readout's template
+    assert "核对：引擎算出的 ∂L/∂W 与解析式" in words and "色标" in words and "把指针移到格子上" in words
+    assert "张量的每一列一张" in words and "y（独热编码）" in words
+    assert 'data-cell="第 {row} 行，第 {col} 列{where}：{value}"' in text  # the readout's template
     trace_words = {"X", "W", "b", "o", "L", "XW", "cross_entropy", "matmul", "add", "Σ_rows", "rows"}
     assert english_words(words, trace_words) == set(), english_words(words, trace_words)
 
@@ -500,7 +535,7 @@ def test_the_notebook_displays_in_chinese(monkeypatch):
     assert "**W** (3, 3) float64, 参数" in notebook.tensor_markdown(p.model.W, lang="zh")
     # what Jupyter calls: no argument, so the environment decides (%env TINYGRAD_SM_LANG=zh)
     monkeypatch.setenv(i18n.ENV, "zh")
-    assert "第 0 步(共 3 步)" in trace._repr_html_() and "上游梯度" in trace[0]._repr_html_()
+    assert "第 0 步（共 3 步）" in trace._repr_html_() and "上游梯度" in trace[0]._repr_html_()
     monkeypatch.setenv(i18n.ENV, "en")
     assert "step 0 of 3" in trace._repr_html_()
 
@@ -542,8 +577,8 @@ def test_the_chinese_readout_in_the_browser(tmp_path):
     found = re.search(r'data-result="([^"]*)"', done.stdout.decode("utf-8"))
     assert found, done.stderr.decode()[-2000:]
     out = json.loads(html_module.unescape(found.group(1)))
-    assert out["readout"].startswith("第 29 行,第 7 列(第 7 张图像的像素 3, 5):"), out  # 29 = 3·8 + 5
-    assert out["outside"] == "把指针移到格子上" and out["where"] == "第 2 步(共 3 步):matmul"
+    assert out["readout"].startswith("第 29 行，第 7 列（第 7 张图像的像素 3, 5）："), out  # 29 = 3·8 + 5
+    assert out["outside"] == "把指针移到格子上" and out["where"] == "第 2 步（共 3 步）：matmul"
 
 
 def diagram_text(diagram) -> str:
@@ -585,7 +620,7 @@ def test_data_errors_are_said_in_chinese_and_stay_english_for_python(tmp_path, m
     e = caught.value
     assert str(e) == (f"{wrong}: magic number 2049 (a labels file), expected 2051 for images; "
                       "is this the right file?")
-    assert e.said("zh") == f"{wrong}:魔数为 2049(这是一个标签文件),而图像应为 2051;是不是选错了文件?"
+    assert e.said("zh") == f"{wrong}：魔数为 2049（这是一个标签文件），而图像应为 2051；是不是选错了文件？"
     # a message built from parts: places joined, a folder that lacks files, how to get them
     first, second = tmp_path / "system", tmp_path / "cache"
     write_mnist_folder(second)
@@ -594,8 +629,8 @@ def test_data_errors_are_said_in_chinese_and_stay_english_for_python(tmp_path, m
     with pytest.raises(data.DataNotFoundError) as caught:
         data.load_fashion_mnist()
     said = caught.value.said("zh")
-    assert said.startswith(f"找不到 Fashion-MNIST;查找过 {first} 和 {second}(其中 {second} 缺少 "
-                           "t10k-labels-idx1-ubyte)。在 Debian 或 Ubuntu 上:"), said
+    assert said.startswith(f"找不到 Fashion-MNIST；查找过 {first} 和 {second}（其中 {second} 缺少 "
+                           "t10k-labels-idx1-ubyte）。在 Debian 或 Ubuntu 上："), said
     assert str(caught.value).startswith(f"Fashion-MNIST not found; looked in {first} and {second} "
                                         f"({second} lacks t10k-labels-idx1-ubyte). On Debian")
     allowed = set(re.findall(r"[A-Za-z][A-Za-z_]+", str(tmp_path))) | {
@@ -610,8 +645,8 @@ def test_train_says_a_missing_data_folder_in_chinese(capsys, tmp_path):
                  str(tmp_path / "absent"), "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(
-        f"tinygrad-sm train:错误:{tmp_path / 'absent'}:没有这个存放 Fashion-MNIST 的文件夹。"
-        "在 Debian 或 Ubuntu 上:`sudo apt-get install dataset-fashion-mnist`"), err
+        f"tinygrad-sm train：错误：{tmp_path / 'absent'}：没有这个存放 Fashion-MNIST 的文件夹。"
+        "在 Debian 或 Ubuntu 上：`sudo apt-get install dataset-fashion-mnist`"), err
     assert "no such folder" not in err and "Elsewhere" not in err
     assert main(["train", "--lang", "zh", "--data", "mnist", "--out", str(tmp_path / "out")]) == 1
     assert "--data mnist 需要 --data-dir DIR" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """Write your own op: sigmoid, its derivative σ(1 − σ), and a first version that gradcheck catches.
 
-    python demos/write_your_own_op.py [--out DIR]
+    python demos/d7_write_your_own_op.py [--out DIR]
 
 An op is one small class: forward (numpy in, numpy out), backward (one gradient per input) and
 the rule text that traces and diagrams show. `Sigmoid.apply(x)` puts it in the graph; the engine
@@ -16,7 +16,7 @@ import numpy as np
 import _common as c
 from tinygrad_sm import GradcheckError, Op, Tensor, gradcheck, viz
 
-NAME = "write_your_own_op"
+NAME = "d7_write_your_own_op"
 TITLE = "Write your own op: sigmoid"
 K = f"demo.{NAME}."  # this demo's messages in the catalogue
 X_VALUES = [-3.0, -0.5, 0.0, 1.0, 4.0]

@@ -1,9 +1,11 @@
 """Softmax regression is a linear model: its decision regions are cut by straight lines from W and b.
 
-    python demos/linear_decision_boundary.py [--out DIR] [--quick]
+    python demos/d6_linear_decision_boundary.py [--out DIR] [--quick]
 
 Class i beats class j where oᵢ > oⱼ, that is where (wᵢ − wⱼ)·x + (bᵢ − bⱼ) > 0: one side of a line.
-Softmax is monotone, so the class with the largest probability is the class with the largest score.
+Softmax keeps the order of the scores, so the class with the largest probability is the class with
+the largest score; its region, where that score beats every other, is an intersection of half-planes:
+convex, and cut by straight lines.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import tinygrad_sm.nn as nn
 from tinygrad_sm import Tensor, no_grad
 from tinygrad_sm.optim import SGD
 
-NAME = "linear_decision_boundary"
+NAME = "d6_linear_decision_boundary"
 TITLE = "Softmax regression draws straight lines"
 K = f"demo.{NAME}."  # this demo's messages in the catalogue
 CENTERS = np.array([[-2.0, -1.0], [2.0, -1.2], [0.2, 2.0]])
@@ -88,7 +90,13 @@ def run(out_dir: Path, quick: bool = False) -> dict:
             straddles.append(line_value(W, b, i, j, np.stack([point, other])).prod() <= 0)
             normal = W[:, i] - W[:, j]
             distances.append(abs(line_value(W, b, i, j, point[None])[0]) / np.linalg.norm(normal))
-    # The three lines meet in one point: (o₁ − o₂) + (o₂ − o₃) = o₁ − o₃.
+    # Convex regions: the midpoint of two points of one class is in that class too.
+    pairs_rng = np.random.default_rng(1)
+    first, second = pairs_rng.integers(len(grid), size=(2, 2000 if quick else 20000))
+    same = by_softmax[first] == by_softmax[second]
+    with no_grad():
+        midpoint_class = np.argmax(model((grid[first] + grid[second])[same] / 2).data, axis=1)
+    # The three lines meet in one point: (o₀ − o₁) + (o₁ − o₂) = o₀ − o₂.
     A = np.stack([W[:, 0] - W[:, 1], W[:, 0] - W[:, 2]])
     meet = np.linalg.solve(A, -np.array([b[0] - b[1], b[0] - b[2]]))
     results = {
@@ -99,6 +107,8 @@ def run(out_dir: Path, quick: bool = False) -> dict:
         "boundary_pixels": len(distances),
         "straddle_fraction": float(np.mean(straddles)),
         "max_boundary_distance_in_cells": float(max(distances) / cell),
+        "convex_pairs": int(same.sum()),
+        "convex_fraction": float(np.mean(midpoint_class == by_softmax[first][same])),
         "meeting_point": meet,
         "meeting_point_residual": float(abs(line_value(W, b, 1, 2, meet[None])[0])),
     }
@@ -116,7 +126,7 @@ def _plot(path: Path, X, y, W, b, xs, ys, regions, meet) -> Path:
               vmin=0, vmax=2, aspect="auto", interpolation="nearest")
     for k in range(3):
         ax.scatter(*X[y == k].T, s=14, color=COLORS[k], edgecolor="white", linewidth=0.4,
-                   label=c.plot_tr(K + "class", k=k + 1))
+                   label=c.plot_tr(K + "class", k=k))
     t = np.linspace(-30, 30, 6001)
     for i, j in PAIRS:
         normal = W[:, i] - W[:, j]
@@ -131,7 +141,7 @@ def _plot(path: Path, X, y, W, b, xs, ys, regions, meet) -> Path:
         ax.plot(*np.where(active[:, None] & inside[:, None], points, np.nan).T, color="black", lw=2)
         shown = points[inside & active] if np.any(inside & active) else points[inside]
         label_at = shown[int(len(shown) * 0.6)]
-        ax.annotate(f"o{i + 1} = o{j + 1}", label_at, fontsize=9,
+        ax.annotate(f"o{i} = o{j}", label_at, fontsize=9,
                     bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8})
     ax.plot(*meet, "k*", ms=12, label=c.plot_tr(K + "meet_label"))
     ax.set(xlim=(xs[0], xs[-1]), ylim=(ys[0], ys[-1]), xlabel="x₁", ylabel="x₂")
@@ -144,13 +154,14 @@ def report(r: dict) -> None:
     W, b = r["W"], r["b"]
     c.say(c.tr(K + "trained", accuracy=r["train_accuracy"]))
     c.table("", [c.tr(K + "col_class"), c.tr(K + "col_w"), "bₖ"],
-            [[k + 1, c.fmt(W[:, k], 3), f"{b[k]:+.3f}"] for k in range(3)])
+            [[k, c.fmt(W[:, k], 3), f"{b[k]:+.3f}"] for k in range(3)])
     rows = []
     for i, j in PAIRS:
         d, e = W[:, i] - W[:, j], b[i] - b[j]
-        rows.append([f"o{i + 1} = o{j + 1}", f"{d[0]:+.3f}·x₁ {d[1]:+.3f}·x₂ {e:+.3f} = 0"])
+        rows.append([f"o{i} = o{j}", f"{d[0]:+.3f}·x₁ {d[1]:+.3f}·x₂ {e:+.3f} = 0"])
     c.table(c.tr(K + "lines"), [c.tr(K + "col_border"), "(wᵢ − wⱼ)·x + (bᵢ − bⱼ) = 0"], rows)
-    c.say(c.tr(K + "agreement", points=r["grid_points"], agreement=r["agreement"], ties=r["ties"]))
+    c.say(c.tr(K + "agreement", points=r["grid_points"], agreement=r["agreement"], ties=r["ties"],
+               pairs=r["convex_pairs"], convex=r["convex_fraction"]))
     c.say(c.tr(K + "straddle", pixels=r["boundary_pixels"], fraction=r["straddle_fraction"],
                distance=r["max_boundary_distance_in_cells"]))
     m = r["meeting_point"]

@@ -1,9 +1,10 @@
 """Why the book stops at ∂L/∂o: from there to ∂L/∂W is one matmul rule, and the engine shows it.
 
-    python demos/gradient_of_W.py [--out DIR]
+    python demos/d5_gradient_of_W.py [--out DIR]
 
-Softmax + cross-entropy give ∂L/∂o = (ŷ − y)/n whatever came before o. For o = XW + b the matmul
-op's rule carries it to W: ∂L/∂W = Xᵀ(ŷ − y)/n. The same gradient comes out when cross-entropy is
+Softmax + cross-entropy give ∂L/∂o = ŷ − y for one example (the book's result), whatever came
+before o; the loss is a mean over the batch, so each of its n rows gets 1/n: (ŷ − y)/n. For
+o = XW + b the matmul op's rule carries it to W: ∂L/∂W = Xᵀ(ŷ − y)/n. The same gradient comes out when cross-entropy is
 composed from exp, sum and log, only through more steps of the chain rule.
 """
 from __future__ import annotations
@@ -14,11 +15,12 @@ from pathlib import Path
 import numpy as np
 
 import _common as c
+from d3_softmax_jacobian import softmax_numpy
 import tinygrad_sm.nn as nn
 from tinygrad_sm import Tensor, viz
 from tinygrad_sm.gradcheck import numerical_grad
 
-NAME = "gradient_of_W"
+NAME = "d5_gradient_of_W"
 TITLE = "∂L/∂W: the step after ∂L/∂o"
 K = f"demo.{NAME}."  # this demo's messages in the catalogue
 N, FEATURES, CLASSES = 4, 3, 3
@@ -33,6 +35,13 @@ def make_model() -> tuple[Tensor, nn.SoftmaxRegression]:
     model.W.data[...] = rng.normal(0.0, 0.5, size=(FEATURES, CLASSES)).round(2)
     model.b.data[...] = [0.1, -0.2, 0.05]
     return X, model
+
+
+def closed_form_gradient(X: np.ndarray, W: np.ndarray, b: np.ndarray,
+                         labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ŷ − y per example and Xᵀ(ŷ − y)/n, in plain numpy (ŷ not taken from the engine)."""
+    error = softmax_numpy(X @ W + b) - np.eye(W.shape[1])[labels]
+    return error, X.T @ error / len(labels)
 
 
 def composed_cross_entropy(o: Tensor, labels: np.ndarray) -> Tensor:
@@ -57,8 +66,7 @@ def run(out_dir: Path, quick: bool = False) -> dict:
     trace = L.backward(trace=True)
     engine = W.grad.copy()
 
-    y_hat = o.softmax().data
-    closed_form = X.data.T @ (y_hat - nn.one_hot(LABELS, CLASSES, dtype=np.float64)) / N
+    per_example, closed_form = closed_form_gradient(X.data, W.data, b.data, LABELS)
     central = numerical_grad(loss_of, [X, W, b], 1, np.ones(()), eps=1e-6)
 
     # the rule on the edge into W: the matmul step's rule for W, as the engine recorded it
@@ -82,7 +90,7 @@ def run(out_dir: Path, quick: bool = False) -> dict:
         "engine": engine, "closed_form": closed_form, "central": central,
         "engine_vs_closed_form": float(np.abs(engine - closed_form).max()),
         "engine_vs_central": float(np.abs(engine - central).max()),
-        "grad_o": o.grad.copy(), "rule": rule, "fused_ops": path_ops,
+        "grad_o": o.grad.copy(), "per_example": per_example, "rule": rule, "fused_ops": path_ops,
         "composed_ops": [s.op for s in composed_trace],
         "fused_vs_composed": float(np.abs(engine - model2.W.grad).max()),
         "fused_vs_composed_b": float(np.abs(b.grad - model2.b.grad).max()),
@@ -103,7 +111,7 @@ def _terms_into_o(trace) -> int:
 def report(r: dict) -> None:
     c.say(c.tr(K + "setup", loss=r["loss"]))
     print(r["trace"])  # the engine's own step table (tinygrad_sm.trace_table)
-    c.say(c.tr(K + "book", grad_o=c.fmt(r["grad_o"])))
+    c.say(c.tr(K + "book", per_example=c.fmt(r["per_example"]), n=N, grad_o=c.fmt(r["grad_o"])))
     c.say(c.tr(K + "one_more", rule=r["rule"]))
     rows = [[f"W[{i},{j}]", f"{r['engine'][i, j]:+.10f}", f"{r['closed_form'][i, j]:+.10f}",
              f"{r['central'][i, j]:+.10f}"] for i, j in np.ndindex(r["engine"].shape)]

@@ -1,6 +1,6 @@
 """The chain rule by hand, next to the engine and central differences: scalars, then a 2×2 matmul.
 
-    python demos/chain_rule_by_hand.py [--out DIR]
+    python demos/d1_chain_rule_by_hand.py [--out DIR]
 
 Each gradient is a local derivative times the gradient arriving from above (and a sum where a
 value is used twice). We write every one out, let the engine compute them, and nudge the value
@@ -19,7 +19,7 @@ import _common as c
 from tinygrad_sm import Tensor, viz
 from tinygrad_sm.gradcheck import numerical_grad
 
-NAME = "chain_rule_by_hand"
+NAME = "d1_chain_rule_by_hand"
 TITLE = "The chain rule by hand"
 K = f"demo.{NAME}."  # this demo's messages in the catalogue
 EPS = 1e-6
@@ -27,6 +27,11 @@ X_VALUE, W_VALUE, B_VALUE = 2.0, -0.5, 1.5
 X_MATRIX = np.array([[1.0, 2.0], [3.0, 4.0]])
 W_MATRIX = np.array([[0.5, -1.0], [2.0, 0.25]])
 G_MATRIX = np.array([[1.0, -1.0], [0.5, 2.0]])
+
+
+def signed(v: float) -> str:
+    """A number as a factor in a product: 1·(−1), not 1·-1."""
+    return f"({v:g})".replace("-", "−") if v < 0 else f"{v:g}"
 
 
 def central(f: Callable[[float], float], v: float) -> float:
@@ -93,7 +98,7 @@ def matmul(out_dir: Path) -> dict:
         terms = [(X_MATRIX[k, i], G_MATRIX[k, j]) for k in range(2)]
         entries.append({"entry": f"W[{i},{j}]",
                         "hand_rule": f"Σₖ X[k,{i}]·G[k,{j}]",
-                        "hand_numbers": " + ".join(f"{a:g}·{g:g}" for a, g in terms),
+                        "hand_numbers": " + ".join(f"{signed(a)}·{signed(g)}" for a, g in terms),
                         "hand": sum(a * g for a, g in terms),
                         "engine": float(W.grad[i, j]), "central": float(numeric[i, j])})
     matmul_step = next(s for s in trace if s.op == "matmul")

@@ -1,10 +1,12 @@
 """Why softmax regression uses cross-entropy: squared error's gradient vanishes when confidently wrong.
 
-    python demos/cross_entropy_vs_squared_error.py [--out DIR] [--quick]
+    python demos/d4_cross_entropy_vs_squared_error.py [--out DIR] [--quick]
 
 Part 1: ∂L/∂o for both losses as the probability of the true class goes from 1 to 0, the general
-        form of squared error's gradient, and the confidently wrong case (most mass on one wrong class).
-Part 2: train the same model from the same start with each loss and compare.
+        form of squared error's gradient, and the saturated case: ŷ = 0.9, 0.99, 0.999 on one wrong
+        class, where squared error's whole gradient vanishes and cross-entropy's stays near √2.
+Part 2: train the same model with each loss, at two learning rates, from the usual start and from
+        a confidently wrong one (the bias of one wrong class starts at 8).
 """
 from __future__ import annotations
 
@@ -15,19 +17,23 @@ import numpy as np
 
 import _common as c
 import tinygrad_sm.nn as nn
-from softmax_jacobian import jacobian_by_formula
+from d3_softmax_jacobian import jacobian_by_formula, softmax_numpy
 from tinygrad_sm import Tensor, no_grad
 from tinygrad_sm.data import load_digits, minibatches
 from tinygrad_sm.optim import SGD
 from tinygrad_sm.train import accuracy
 
-NAME = "cross_entropy_vs_squared_error"
+NAME = "d4_cross_entropy_vs_squared_error"
 TITLE = "Cross-entropy vs squared error"
 K = f"demo.{NAME}."  # this demo's messages in the catalogue
 CLASSES = 10
 TRUE = 0
+WRONG = 1          # the wrong class a confident model picks
+SATURATION = (0.9, 0.99, 0.999)  # ŷ on the wrong class
+SPREADS = ("even", "on_true")    # the rest spread over the other 9 classes, or all on the true one
 SETTINGS = {"lr": 0.1, "batch_size": 64, "epochs": 10, "seed": 0}
-QUICK_EPOCHS = 3
+LEARNING_RATES = (0.1, 1.0)
+WRONG_START_BIAS = 8.0  # b[WRONG] at the confidently wrong start: ŷ_wrong ≈ 0.997 on every image
 
 
 # ---- part 1: the gradient as a function of p = ŷ[true] ----
@@ -45,8 +51,8 @@ def engine_gradients(p: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def formula_gradients(p: float) -> tuple[np.ndarray, np.ndarray]:
-    """The note's closed forms: Σᵢ(ŷᵢ − yᵢ)ŷᵢ(δᵢⱼ − ŷⱼ) and ŷ − y."""
-    y_hat = Tensor(logits_for(p)).softmax().data
+    """The note's closed forms: Σᵢ(ŷᵢ − yᵢ)ŷᵢ(δᵢⱼ − ŷⱼ) and ŷ − y, in plain numpy."""
+    y_hat = softmax_numpy(logits_for(p))
     y = np.eye(CLASSES)[TRUE]
     return (y_hat - y) @ jacobian_by_formula(logits_for(p)), y_hat - y
 
@@ -62,12 +68,16 @@ def note_typo_gradient(y_hat: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (y_hat - y) @ jacobian_as_printed
 
 
-def confidently_wrong_probs(p_true: float = 0.001, p_wrong: float = 0.6,
-                            wrong: int = 1) -> np.ndarray:
-    """Most mass on ONE wrong class (what the note means), the rest spread over the others."""
-    probs = np.full(CLASSES, (1 - p_true - p_wrong) / (CLASSES - 2))
-    probs[TRUE], probs[wrong] = p_true, p_wrong
-    return probs
+def saturated_probs(p_wrong: float, spread: str) -> np.ndarray:
+    """p_wrong on the wrong class; the rest spread evenly over the other 9 classes (true class
+    included), or all of it on the true class."""
+    probs = np.zeros(CLASSES)
+    if spread == "even":
+        probs[:] = (1 - p_wrong) / (CLASSES - 1)
+    else:
+        probs[TRUE] = 1 - p_wrong
+    probs[WRONG] = p_wrong
+    return np.maximum(probs, 1e-30)  # log(0) would be −inf: 1e-30 changes no printed digit
 
 
 def engine_gradients_at(logits: np.ndarray, true: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +98,7 @@ def general_form_check(points: int) -> dict:
     for _ in range(points):
         logits, true = rng.normal(0.0, 2.0, size=CLASSES), int(rng.integers(CLASSES))
         squared, _ = engine_gradients_at(logits, true)
-        y_hat, y = Tensor(logits).softmax().data, np.eye(CLASSES)[true]
+        y_hat, y = softmax_numpy(logits), np.eye(CLASSES)[true]
         worst = max(worst, float(np.abs(squared - squared_error_gradient(y_hat, y)).max()))
         typo_gap = min(typo_gap, float(np.abs(squared - note_typo_gradient(y_hat, y)).max()))
     return {"points": points, "general_vs_engine": worst, "typo_vs_engine_min": typo_gap}
@@ -101,21 +111,30 @@ def squared_error_loss(logits: Tensor, labels: np.ndarray) -> Tensor:
 
     mse_loss is a mean over n·K numbers; the note's L = ½Σᵢ(ŷᵢ − yᵢ)² sums over the K classes.
     Times K/2 it becomes the note's L averaged over the batch, the same averaging cross_entropy
-    uses, so one learning rate means the same thing for both losses.
+    uses. The two gradients still have different scales (at the uniform ŷ of a fresh model squared
+    error's is exactly K times smaller: (ŷ − y)/K), so one learning rate is not the same step for
+    both: the demo trains at two.
     """
     target = nn.one_hot(labels, CLASSES, dtype=logits.dtype)
     return nn.mse_loss(logits.softmax(), target) * (CLASSES / 2)
 
 
-def train(loss_name: str, data, epochs: int) -> dict:
-    """SGD from the same start (seed), same minibatch order, same lr: only the loss differs."""
+def train(loss_name: str, data, epochs: int, lr: float = SETTINGS["lr"],
+          wrong_start: bool = False) -> dict:
+    """SGD from the same start (seed), same minibatch order, same lr: only the loss differs.
+    wrong_start: b[WRONG] starts at WRONG_START_BIAS, so the model is confidently wrong on the
+    images of every other class."""
     loss_fn = nn.cross_entropy if loss_name == "cross_entropy" else squared_error_loss
     model = nn.SoftmaxRegression(data.X_train.shape[1], CLASSES, seed=SETTINGS["seed"])
-    optimizer = SGD(model.parameters(), lr=SETTINGS["lr"])
+    if wrong_start:
+        model.b.data[WRONG] = WRONG_START_BIAS
+    optimizer = SGD(model.parameters(), lr=lr)
     order = np.random.default_rng(SETTINGS["seed"])
     history = {"loss": [], "train_accuracy": [], "test_accuracy": []}
     with no_grad():
         history["initial_loss"] = loss_fn(model(data.X_train), data.y_train).item()
+        history["initial_mean_p_wrong"] = float(np.mean(
+            model(data.X_train).softmax().data[data.y_train != WRONG, WRONG]))
     for _ in range(epochs):
         total, seen = 0.0, 0
         for X, y in minibatches(data.X_train, data.y_train, SETTINGS["batch_size"], order):
@@ -130,6 +149,9 @@ def train(loss_name: str, data, epochs: int) -> dict:
     with no_grad():
         probs = model(data.X_train).softmax().data
     history["mean_p_true"] = float(np.mean(probs[np.arange(len(probs)), data.y_train]))
+    with no_grad():
+        history["test_predicted_wrong"] = float(np.mean(
+            np.argmax(model(data.X_test).data, axis=1) == WRONG))
     return history
 
 
@@ -150,26 +172,37 @@ def run(out_dir: Path, quick: bool = False) -> dict:
         results[f"at_{p}"] = {"se_norm": float(np.linalg.norm(s)), "ce_norm": float(np.linalg.norm(e)),
                               "se_true": float(s[TRUE]), "ce_true": float(e[TRUE])}
     results["general_form"] = general_form_check(50 if quick else 200)
-    probs = confidently_wrong_probs()
-    s, e = engine_gradients_at(np.log(probs), TRUE)
-    results["one_wrong_class"] = {"probs": probs, "se_grad": s, "ce_grad": e,
-                                  "se_true": float(s[TRUE]), "ce_true": float(e[TRUE]),
-                                  "se_max_abs": float(np.abs(s).max()),
-                                  "se_max_abs_class": int(np.abs(s).argmax())}
+    results["saturated"] = []
+    for p_wrong in SATURATION:
+        for spread in SPREADS:
+            probs = saturated_probs(p_wrong, spread)
+            s, e = engine_gradients_at(np.log(probs), TRUE)
+            results["saturated"].append({
+                "p_wrong": p_wrong, "spread": spread, "p_true": float(probs[TRUE]),
+                "se_grad": s, "ce_grad": e, "se_norm": float(np.linalg.norm(s)),
+                "ce_norm": float(np.linalg.norm(e)), "se_true": float(s[TRUE])})
+    qs = np.linspace(0.1, 0.999, 60 if quick else 200)  # the plot's saturation sweep
+    sweep = [engine_gradients_at(np.log(saturated_probs(q, "even")), TRUE) for q in qs]
+    results["q"] = qs
+    results["q_se_norm"] = np.array([np.linalg.norm(g[0]) for g in sweep])
+    results["q_ce_norm"] = np.array([np.linalg.norm(g[1]) for g in sweep])
 
+    # training is quick on the bundled digits: --quick keeps every epoch
     data = load_digits()
-    epochs = QUICK_EPOCHS if quick else SETTINGS["epochs"]
+    epochs = SETTINGS["epochs"]
     results["epochs"] = epochs
     results["settings"] = dict(SETTINGS, epochs=epochs)
-    results["cross_entropy"] = train("cross_entropy", data, epochs)
-    results["squared_error"] = train("squared_error", data, epochs)
+    results["runs"] = {(start, lr): {loss: train(loss, data, epochs, lr, start == "wrong")
+                                     for loss in ("cross_entropy", "squared_error")}
+                       for start in ("usual", "wrong") for lr in LEARNING_RATES}
+    results.update(results["runs"][("usual", SETTINGS["lr"])])  # the per-epoch table's run
     results["files"] = [_plot(out_dir / "ce_vs_se.png", results)]
     return results
 
 
 def _plot(path: Path, r: dict) -> Path:
     plt = c.plt
-    fig, (g, l, a) = plt.subplots(1, 3, figsize=(15, 4.3))
+    fig, ((g, q, l), (a, w, x)) = plt.subplots(2, 3, figsize=(16, 8.6))
     p = r["p"]
     g.plot(p, np.linalg.norm(r["ce_grad"], axis=1), color="tab:blue", lw=2,
            label=c.plot_tr(K + "plot_ce_norm"))
@@ -180,9 +213,16 @@ def _plot(path: Path, r: dict) -> Path:
     g.invert_xaxis()
     g.set(title=c.plot_tr(K + "plot_grad_title"), xlabel=c.plot_tr(K + "plot_p"),
           ylabel=c.plot_tr(K + "plot_grad_size"))
-    g.annotate(c.plot_tr(K + "plot_note"), (0.03, 0.02), xytext=(0.45, 0.35),
+    g.annotate(c.plot_tr(K + "plot_even_note"), (0.03, 0.02), xytext=(0.45, 0.35),
                arrowprops={"arrowstyle": "->"}, fontsize=9)
     g.legend(fontsize=8, loc="upper left")
+    q.plot(r["q"], r["q_ce_norm"], color="tab:blue", lw=2, label=c.plot_tr(K + "plot_ce_norm"))
+    q.plot(r["q"], r["q_se_norm"], color="tab:red", lw=2, label=c.plot_tr(K + "plot_se_norm"))
+    q.set(title=c.plot_tr(K + "plot_saturated_title"), xlabel=c.plot_tr(K + "plot_q"),
+          ylabel=c.plot_tr(K + "plot_grad_size"), ylim=(0, 1.6))
+    q.annotate(c.plot_tr(K + "plot_note"), (r["q"][-1], r["q_se_norm"][-1]),
+               xytext=(0.35, 0.45), arrowprops={"arrowstyle": "->"}, fontsize=9)
+    q.legend(fontsize=8, loc="upper left")
     epochs = np.arange(1, r["epochs"] + 1)
     for key, color, label in (("cross_entropy", "tab:blue", c.plot_tr(K + "plot_ce")),
                               ("squared_error", "tab:red", c.plot_tr(K + "plot_se"))):
@@ -192,6 +232,11 @@ def _plot(path: Path, r: dict) -> Path:
                label=f"{label}: {h['initial_loss']:.3f} → {h['loss'][-1]:.3f}")
         a.plot(epochs, h["test_accuracy"], "o-", color=color, label=c.plot_tr(K + "plot_test", label=label))
         a.plot(epochs, h["train_accuracy"], ":", color=color, label=c.plot_tr(K + "plot_train", label=label))
+        for lr, style in zip(LEARNING_RATES, ("o-", "s--")):
+            w.plot(epochs, r["runs"][("wrong", lr)][key]["test_accuracy"], style, color=color,
+                   label=c.plot_tr(K + "plot_lr", label=label, lr=lr))
+            x.plot(epochs, r["runs"][("usual", lr)][key]["test_accuracy"], style, color=color,
+                   label=c.plot_tr(K + "plot_lr", label=label, lr=lr))
     l.set(title=c.plot_tr(K + "plot_loss_title"), xlabel=c.plot_tr(K + "plot_epoch"),
           ylabel=c.plot_tr(K + "plot_relative"), ylim=(0, 1.05))
     l.legend(fontsize=8)
@@ -199,6 +244,12 @@ def _plot(path: Path, r: dict) -> Path:
     a.set(title=c.plot_tr(K + "plot_acc_title", lr=s["lr"], batch=s["batch_size"]),
           xlabel=c.plot_tr(K + "plot_epoch"), ylabel=c.plot_tr(K + "plot_accuracy"), ylim=(0, 1))
     a.legend(fontsize=8, loc="lower right")
+    w.set(title=c.plot_tr(K + "plot_wrong_title", bias=WRONG_START_BIAS),
+          xlabel=c.plot_tr(K + "plot_epoch"), ylabel=c.plot_tr(K + "plot_accuracy"), ylim=(0, 1))
+    w.legend(fontsize=8, loc="center right")
+    x.set(title=c.plot_tr(K + "plot_lr_title"), xlabel=c.plot_tr(K + "plot_epoch"),
+          ylabel=c.plot_tr(K + "plot_accuracy"), ylim=(0, 1))
+    x.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return c.save_figure(fig, path)
 
@@ -214,17 +265,17 @@ def report(r: dict) -> None:
                                        ("se_true", "se_norm", "ce_true", "ce_norm")], rows)
     c.say(c.tr(K + "formulas", count=len(r["p"]), se=r["se_engine_vs_formula"],
                ce=r["ce_engine_vs_formula"]))
+    c.say(c.tr(K + "wrong"))
     g = r["general_form"]
     c.say(c.tr(K + "general", points=g["points"], difference=g["general_vs_engine"]))
     c.say(c.tr(K + "typo", typo=r["general_form"]["typo_vs_engine_min"]))
-    w = r["one_wrong_class"]
-    probs = w["probs"]
-    c.say(c.tr(K + "wrong", p_true=probs[TRUE], p_wrong=probs[w["se_max_abs_class"]],
-               se_true=w["se_true"], se_max=w["se_max_abs"], ce_true=w["ce_true"]))
-    rows = [[str(j), f"{probs[j]:.4f}", f"{w['se_grad'][j]:+.5f}", f"{w['ce_grad'][j]:+.4f}"]
-            for j in range(CLASSES)]
-    c.table(c.tr(K + "wrong_table"), [c.tr(K + "col_class"), "ŷⱼ", c.tr(K + "col_se"),
-                                      c.tr(K + "col_ce")], rows)
+    c.say(c.tr(K + "saturated", wrong=WRONG, values=", ".join(f"{q:g}" for q in SATURATION)))
+    rows = [[f"{v['p_wrong']:g}", c.tr(K + f"spread_{v['spread']}"), f"{v['p_true']:.4f}",
+             f"{v['se_true']:+.5f}", f"{v['se_norm']:.4f}", f"{v['ce_norm']:.4f}"]
+            for v in r["saturated"]]
+    c.table(c.tr(K + "wrong_table", wrong=WRONG),
+            ["ŷ_wrong", c.tr(K + "col_rest"), "ŷ_true", c.tr(K + "col_se_true"),
+             c.tr(K + "col_se_norm"), c.tr(K + "col_ce_norm")], rows)
     c.say(c.tr(K + "large"))
     s = r["settings"]
     c.say(c.tr(K + "training", lr=s["lr"], batch=s["batch_size"], epochs=s["epochs"]))
@@ -237,6 +288,21 @@ def report(r: dict) -> None:
     c.say(c.tr(K + "final", ce=ce, se=se))
     c.say(c.tr(K + "mean_p", ce=ce_h["mean_p_true"], se=se_h["mean_p_true"],
                ratio=r["at_0.1"]["ce_norm"] / r["at_0.1"]["se_norm"]))
+    rows = [[c.tr(K + f"start_{start}", bias=WRONG_START_BIAS, wrong=WRONG), f"{lr:g}",
+             f"{runs['cross_entropy']['test_accuracy'][-1]:.3f}",
+             f"{runs['squared_error']['test_accuracy'][-1]:.3f}"]
+            for (start, lr), runs in r["runs"].items()]
+    c.table(c.tr(K + "runs_table", epochs=r["epochs"]),
+            [c.tr(K + "col_start"), c.tr(K + "col_lr"), c.tr(K + "col_ce"), c.tr(K + "col_se")], rows)
+    fast, wrong = r["runs"][("usual", LEARNING_RATES[-1])], r["runs"][("wrong", SETTINGS["lr"])]
+    c.say(c.tr(K + "lr_caveat", lr=LEARNING_RATES[-1], slow=SETTINGS["lr"], ce=fast["cross_entropy"]["test_accuracy"][-1],
+               se=fast["squared_error"]["test_accuracy"][-1]))
+    c.say(c.tr(K + "wrong_start", bias=WRONG_START_BIAS, wrong=WRONG, lr=SETTINGS["lr"],
+               p=wrong["squared_error"]["initial_mean_p_wrong"],
+               ce=wrong["cross_entropy"]["test_accuracy"][-1],
+               se=wrong["squared_error"]["test_accuracy"][-1],
+               share=wrong["squared_error"]["test_predicted_wrong"], fast=LEARNING_RATES[-1],
+               first=r["runs"][("wrong", LEARNING_RATES[-1])]["squared_error"]["test_accuracy"][0]))
 
 
 def main(argv=None) -> int:
