@@ -94,7 +94,7 @@ def test_sigterm_is_ctrl_c_one_line_metrics_kept_nothing_deleted(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["train", "--out", ""],
-                                  ["demo", "write_your_own_op", "--out", ""],
+                                  ["demo", "d7_write_your_own_op", "--out", ""],
                                   ["step", "--no-pause", "--html", ""]])
 def test_an_empty_name_is_an_error_not_the_current_folder(argv, tmp_path, monkeypatch, capsys):
     """`--out "$OUT"` with OUT unset must not mean the current folder."""
@@ -149,7 +149,7 @@ def test_a_symlink_planted_during_training_is_replaced_not_written_through(tmp_p
 
 @pytest.mark.parametrize("argv, name", [
     (["step", "--no-pause", "--html", "{out}/steps.html"], "steps.html"),
-    (["demo", "write_your_own_op", "--quick", "--out", "{out}"], "sigmoid_graph.svg"),
+    (["demo", "d7_write_your_own_op", "--quick", "--out", "{out}"], "sigmoid_graph.svg"),
 ])
 def test_step_and_demo_replace_a_planted_symlink(argv, name, tmp_path, capsys):
     out, victim = tmp_path / "out", tmp_path / "victim"
@@ -169,7 +169,7 @@ def test_every_output_has_the_mode_the_umask_gives(umask, mode, tmp_path, capsys
     try:
         assert main(["train", *DIGITS_QUICK, "--out", str(out)]) == 0
         assert main(["step", "--no-pause", "--html", str(tmp_path / "steps.html")]) == 0
-        assert main(["demo", "write_your_own_op", "--quick", "--out", str(tmp_path / "d")]) == 0
+        assert main(["demo", "d7_write_your_own_op", "--quick", "--out", str(tmp_path / "d")]) == 0
     finally:
         os.umask(old)
     capsys.readouterr()
@@ -182,7 +182,7 @@ def test_every_output_has_the_mode_the_umask_gives(umask, mode, tmp_path, capsys
 # ---- 3. a full disk: one line, status 1, the old files whole ----
 
 @pytest.mark.parametrize("argv", [["train", *DIGITS_QUICK, "--out", "out"], ["step", "--no-pause"],
-                                  ["demo", "write_your_own_op", "--quick", "--out", "out"],
+                                  ["demo", "d7_write_your_own_op", "--quick", "--out", "out"],
                                   ["demo"]])
 def test_stdout_to_dev_full_is_one_line_and_status_1(argv, tmp_path):
     if not os.path.exists("/dev/full"):
@@ -226,7 +226,7 @@ def test_demo_into_a_full_folder_leaves_the_old_pictures_whole(tmp_path, monkeyp
     out.mkdir()
     (out / "sigmoid_graph.svg").write_text("<svg>the old one</svg>", encoding="utf-8")
     monkeypatch.setattr(viz, "render", half_written_then_full())
-    assert main(["demo", "write_your_own_op", "--quick", "--out", str(out)]) == 1
+    assert main(["demo", "d7_write_your_own_op", "--quick", "--out", str(out)]) == 1
     line = one_line(capsys.readouterr().err)
     assert line == f"tinygrad-sm demo: cannot write to {out}: No space left on device"
     assert (out / "sigmoid_graph.svg").read_text(encoding="utf-8") == "<svg>the old one</svg>"
@@ -245,7 +245,7 @@ def test_a_figure_that_fails_leaves_no_truncated_png(tmp_path, monkeypatch, caps
 
 def test_demo_into_head_exits_141_like_train_and_step():
     done = subprocess.run(["bash", "-o", "pipefail", "-c",
-                           f"{sys.executable} -m tinygrad_sm demo softmax_jacobian --out "
+                           f"{sys.executable} -m tinygrad_sm demo d3_softmax_jacobian --out "
                            f"$(mktemp -d) | head -1"], capture_output=True, text=True, timeout=120)
     assert done.stdout.count("\n") == 1
     assert done.returncode == 141

@@ -188,13 +188,13 @@ class Tensor(Node):
     # ---- plain accessors ----
     @property
     def data(self) -> np.ndarray:
-        """The values, always writable.
+        """The values, always writable: the learner's handle (`W.data -= lr * W.grad`).
 
-        An array that a graph keeps for backward (an input of x * y, the X of X @ W when only W
-        needs a gradient...) is made read-only, so it cannot change before backward reads it;
-        this is also true of the caller's own array given to Tensor(). Reading `.data` of such
-        a tensor first gives it its own writable copy (copy on write): `W.data -= lr * W.grad`
-        and `W.data[...] = 0` then change the tensor, never the graph already built.
+        What an op saved for backward (the inputs of x * y, X and W of X @ W) is read-only while
+        its graph lives, the caller's own array given to Tensor() included. `.data` of such a
+        tensor first gives the tensor its own writable copy (copy on write), so an update changes
+        the tensor, never a graph already built. The library itself reads `_data`, never this:
+        no display or trace gives a tensor a copy.
         """
         if not self._data.flags.writeable:
             self._data = self._data.copy()
