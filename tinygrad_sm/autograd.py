@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .graph import topo_order
+from .reductions import column_sum
 
 if TYPE_CHECKING:
     from .ops import Op
@@ -54,9 +55,8 @@ def backward(root: Tensor, grad: Any = None, recorder: Recorder | None = None) -
         local = local_gradients(node, g)           # the op's rule: ∂L/∂input for each input
         contributions, summed = [], []
         for x, gx in zip(node.inputs, local):
-            axes = None
+            gx, axes = fit(gx, x, node) if x.requires_grad else (None, None)  # undo broadcasting
             if gx is not None:
-                gx, axes = fit(gx, x, node)        # sum broadcasting back; x's dtype
                 pending[id(x)] = pending[id(x)] + gx if id(x) in pending else gx  # add the paths
             contributions.append(gx)
             summed.append(axes)
@@ -84,7 +84,7 @@ def seed_gradient(root: Tensor, grad: Any) -> tuple[np.ndarray, set[int]]:
             raise RuntimeError(f"backward: {_label(root)} has shape {root.shape}; backward() "
                                "without a gradient needs a one-element tensor such as a loss. Pass "
                                f"backward(grad) with a gradient of shape {root.shape}")
-        return np.ones(data.shape, data.dtype), set()
+        return np.ones_like(data), set()
     given = np.asarray(getattr(grad, "_data", grad))
     if given.dtype.kind not in "iuf":
         raise TypeError(f"backward: the gradient for {_label(root)} must be a number or a "
@@ -113,33 +113,39 @@ def accumulate(node: Tensor, g: np.ndarray, held: set[int]) -> None:
 
 
 def local_gradients(node: Tensor, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-    """op.backward(g, needs), checked: one numpy array per input that needs a gradient."""
+    """op.backward(g, needs): one local gradient per input (None where none is needed)."""
     op, inputs = node.op, node.inputs
-    needs = [x.requires_grad for x in inputs]
-    local = op.backward(g, needs)
+    local = op.backward(g, [x.requires_grad for x in inputs])
     if not isinstance(local, (tuple, list)) or len(local) != len(inputs):
         got = f"{len(local)} gradients" if isinstance(local, (tuple, list)) else type(local).__name__
         raise RuntimeError(f"{op.name}: backward must return a tuple with one gradient per "
                            f"input ({len(inputs)}), got {got}")
-    local = [np.asarray(gx) if isinstance(gx, np.generic) else gx for gx in local]  # 0-d: x * y
-    for name, gx, need in zip(op.inputs or [f"input {i}" for i in range(len(inputs))], local, needs):
-        if need and not isinstance(gx, np.ndarray):
-            what = "None" if gx is None else type(gx).__name__
-            raise TypeError(f"{op.name}: backward returned {what} for {name}, which needs a "
-                            "gradient: return a numpy array of its shape")
-    return tuple(local)
+    return local
 
 
-def fit(gx: np.ndarray, x: Tensor, node: Tensor) -> tuple[np.ndarray, tuple[int, ...] | None]:
-    """A local gradient made into input x's gradient: broadcasting summed back, x's dtype."""
-    axes = None
-    if gx.shape != x.shape:
-        gx, axes = unbroadcast(gx, x.shape, node.op.name)
-    if gx.dtype != x.dtype:
-        gx = gx.astype(x.dtype)
+def fit(gx: Any, x: Tensor, node: Tensor) -> tuple[np.ndarray, tuple[int, ...] | None]:
+    """Input x's local gradient made into its gradient: checked, broadcasting summed back, x's dtype."""
+    if type(gx) is not np.ndarray:
+        gx = _checked_array(gx, x, node)
+    axes, data = None, x._data
+    if gx.shape != data.shape:
+        gx, axes = unbroadcast(gx, data.shape, node.op.name)
+    if gx.dtype != data.dtype:
+        gx = gx.astype(data.dtype)
     if _Mode.detect_anomaly:
         check_finite(node.op, "backward", gx, node.inputs)
     return gx, axes
+
+
+def _checked_array(gx: Any, x: Tensor, node: Tensor) -> np.ndarray:
+    if isinstance(gx, np.ndarray):
+        return gx
+    if isinstance(gx, np.generic):  # numpy's scalars: x * y of 0-d arrays
+        return np.asarray(gx)
+    op = node.op
+    name = op.inputs[node.inputs.index(x)] if op.inputs else "an input"
+    raise TypeError(f"{op.name}: backward returned {'None' if gx is None else type(gx).__name__} "
+                    f"for {name}, which needs a gradient: return a numpy array of its shape")
 
 
 def broadcast_axes(grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -158,6 +164,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
         raise RuntimeError(f"{who}: backward gave a gradient of shape {grad.shape} for an input of "
                            f"shape {shape}, which broadcasting cannot produce (a bug in the op)")
     axes = broadcast_axes(grad.shape, shape)
+    if axes == (0,) and grad.ndim == 2 and len(shape) == 1:  # b in XW + b: reductions.py's sum
+        return column_sum(grad), axes
     return grad.sum(axis=axes).reshape(shape), axes
 
 

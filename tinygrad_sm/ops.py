@@ -30,6 +30,7 @@ import numpy as np
 
 from .errors import InputError
 from .graph import Node
+from .reductions import row_max, row_sum
 
 Grads = tuple["np.ndarray | None", ...]
 
@@ -400,9 +401,10 @@ class Transpose(Op):
 
 def log_softmax(o: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     """(log ŷ, ŷ) along axis, stably: log ŷ = (o − max) − log Σ exp(o − max)."""
-    shifted = o - o.max(axis=axis, keepdims=True)
+    rows = o.ndim == 2 and axis in (1, -1)  # a batch of score rows: reductions.py's fast path
+    shifted = o - (row_max(o) if rows else o.max(axis=axis, keepdims=True))
     e = np.exp(shifted)
-    total = e.sum(axis=axis, keepdims=True)
+    total = row_sum(e) if rows else e.sum(axis=axis, keepdims=True)
     return shifted - np.log(total), e / total
 
 
@@ -451,6 +453,18 @@ class LogSoftmax(_AlongAxis):
         return (g - y * np.sum(g, axis=self.axis, keepdims=True),)
 
 
+def true_class_positions(y: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Where each row's true class sits in the flattened (n, C) scores; every index checked,
+    negative ones included (numpy's plain indexing would wrap them around silently)."""
+    try:
+        return np.ravel_multi_index((np.arange(shape[0]), y), shape)
+    except (ValueError, TypeError):  # TypeError: uint64, which has no safe cast to intp
+        if y.min() >= 0 and y.max() < shape[1]:
+            return np.ravel_multi_index((np.arange(shape[0]), y.astype(np.intp)), shape)
+        raise InputError(f"class indices must lie in [0, {shape[1]}), "
+                         f"got values from {y.min()} to {y.max()}") from None
+
+
 class CrossEntropy(Op):
     """Mean over the batch of −Σ y log softmax(o); y is class indices or rows of probabilities."""
     name, formula = "cross_entropy", "{out} = −mean Σ {y} ⊙ log softmax({o})"
@@ -471,10 +485,8 @@ class CrossEntropy(Op):
         if y.dtype.kind in "iu":  # class indices: y stands for rows of the identity (one-hot)
             if y.shape != (n,):
                 raise ValueError(f"class-index target must have shape ({n},), got {y.shape}")
-            if y.min() < 0 or y.max() >= classes:
-                raise InputError(f"class indices must lie in [0, {classes}), "
-                                 f"got values from {y.min()} to {y.max()}")
-            loss = -np.sum(log_probs[np.arange(n), y])  # Σ y log ŷ picks the true class's term
+            self.true = true_class_positions(y, (n, classes))
+            loss = -np.sum(log_probs.reshape(-1)[self.true])  # Σ y log ŷ: the true classes' terms
         elif y.shape != o.shape:
             # a float (n,) target is most likely class indices made with Tensor(list): say so
             hint = f"; class indices need an integer dtype, got {y.dtype}" if y.shape == (n,) else ""
@@ -504,8 +516,8 @@ class CrossEntropy(Op):
         go = gy = None
         if needs[0]:
             if y.dtype.kind in "iu":
-                go = probs * scale
-                go[np.arange(self.n), y] -= scale  # ŷ − y, y one-hot
+                go = np.multiply(probs, scale, order="C")  # C order: reshape(-1) is a view
+                go.reshape(-1)[self.true] -= scale  # ŷ − y, y one-hot
             else:
                 total = y.sum(axis=1, keepdims=True) if self.rules is self.any_target_rules else 1
                 go = (probs * total - y) * scale
