@@ -207,7 +207,7 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
                                 _check_html(parts, k, trace, image_shape, t) if parts else "", t)
                      for k in range(len(trace)))
     data = dict(frame_data(trace), text=t.prefix("script."))
-    data = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    data = script_json(data)
     where = t("step.header", index=0, count=len(trace), op=trace[0].op)
     return f"""<div class="tg-stepper" data-prefix="{_esc(prefix)}" data-hash="{int(standalone)}" lang="{t("page.html_lang")}" tabindex="0">
 <header>
@@ -229,6 +229,14 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
 </main>
 <script type="application/json" class="tg-frames">{data}</script>
 </div>"""
+
+
+def script_json(data: object) -> str:
+    """JSON safe inside a <script> element: no "<" at all (so no "</script>", "<!--" or
+    "<script" can end or change the element), and no ">" or "&" either; JSON.parse reads the
+    \\u escapes back as the same characters."""
+    text = json.dumps(data, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None,
