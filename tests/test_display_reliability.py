@@ -61,3 +61,31 @@ def test_the_page_and_the_notebook_stepper_start_with_an_evil_name(tmp_path):
         dom = done.stdout.decode("utf-8")
         assert done.returncode == 0, done.stderr.decode()[-2000:]
         assert re.search(r'class="tg-stepper[^"]*"[^>]*data-ready="1"', dom), path.name
+
+
+# ---- item 7: rich never reads user text as markup ----
+
+class Bracketed(Evil):
+    name = "[bold]mul[/bold]"
+
+
+def bracket_trace(root: str, op=Evil):
+    x = Tensor(np.array([1.0, 2.0]), name="x[0]", requires_grad=True)
+    return op.apply(x).sum().named(root).backward(trace=True)
+
+
+@pytest.mark.parametrize("root", ["y[pred]", "L[/b]", "[red]L"])
+def test_names_in_square_brackets_print_literally(root):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from tinygrad_sm.terminal import walk
+    trace = bracket_trace(root, Bracketed)
+    text = str(trace)                       # L[/b] raised MarkupError here
+    assert f"Backward from {root}" in text or root in text.splitlines()[0]
+    assert "[bold]mul[/bold]" in text and "x[0]" in text
+    console = Console(file=StringIO(), width=200, color_system=None)
+    walk(trace, pause=False, console=console)
+    shown = console.file.getvalue()
+    assert "[bold]mul[/bold]" in shown and root in shown and "x[0]" in shown
