@@ -89,3 +89,33 @@ def test_names_in_square_brackets_print_literally(root):
     walk(trace, pause=False, console=console)
     shown = console.file.getvalue()
     assert "[bold]mul[/bold]" in shown and root in shown and "x[0]" in shown
+
+
+# ---- item 13: empty tensors draw as "empty" ----
+
+@pytest.fixture(params=[(0, 5), (5, 0)], ids=["0x5", "5x0"])
+def empty(request):
+    W = Tensor(np.zeros(request.param), name="W", requires_grad=True)
+    L = (W * 2).sum().named("L")
+    return request.param, W, L, L.backward(trace=True)
+
+
+def test_an_empty_tensor_shows_as_empty_in_a_notebook(empty):
+    shape, W, _, _ = empty
+    html = W._repr_html_()
+    assert f"{shape}: empty" in html
+
+
+def test_an_empty_tensor_draws_and_renders(empty):
+    from tinygrad_sm import viz
+    shape, _, L, trace = empty
+    diagram = viz.draw(L, trace=trace)
+    assert f"{shape}: empty" in diagram.source
+    assert b"empty" in viz.render_bytes(diagram, "svg")
+
+
+def test_an_empty_tensor_in_the_saved_page(empty, tmp_path):
+    shape, _, _, trace = empty
+    path = tmp_path / "page.html"
+    trace.save_html(path)
+    assert f"{shape}: empty" in path.read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import pictures, viz
 from .formatting import format_number, is_small, matrix_rows
-from .i18n import Messages, edge_title, messages, shape_text, summed_note
+from .i18n import Messages, edge_title, messages, shape_text, summed_note, value_lines
 
 if TYPE_CHECKING:
     from .tracing import BackwardTrace, EdgeView, StepView
@@ -36,6 +36,8 @@ def matrix_html(a: np.ndarray, title: str = "", image_shape: tuple[int, int] | N
     """A small array as an HTML table; a big one as a picture (per-class images when an axis
     holds image_shape's pixels; block means past pictures.PAGE_MAX_CELLS) with a pointer readout."""
     a = np.asarray(a)
+    if a.size == 0:                                    # "(0, 5): empty": nothing to picture
+        return f'<p class="matrix">{_esc(" ".join(value_lines(messages(lang), a)))}</p>'
     if not is_small(a) and a.dtype.kind in "biuf":
         if image_shape is not None and pictures.as_images(a, image_shape) is not None:
             return pictures.class_images_html(a, title, image_shape, lang=lang)

@@ -25,7 +25,7 @@ import numpy as np
 from . import pictures, png
 from .formatting import format_matrix, is_small
 from .graph import topo_order
-from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note
+from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note, value_lines
 from .tracing import ROOT, GradAt, describe, graph_labels, node_rules
 
 if TYPE_CHECKING:
@@ -227,6 +227,8 @@ def _value_html(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages,
     """heading, then a small array as text or a big one as a picture with its scale and
     min/max (a table: a Graphviz cell holds either text or one table)."""
     wrap = (lambda text: f"<b>{text}</b>") if bold else (lambda text: text)
+    if a.size == 0:                                    # "(0, 5): empty": nothing to picture
+        return wrap(heading + _lines(value_lines(t, a), color))
     if is_small(a):
         return wrap(heading + _lines(format_matrix(a), color))
     table, lines = _picture(a, image_shape, t)
