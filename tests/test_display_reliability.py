@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
@@ -119,3 +120,40 @@ def test_an_empty_tensor_in_the_saved_page(empty, tmp_path):
     path = tmp_path / "page.html"
     trace.save_html(path)
     assert f"{shape}: empty" in path.read_text(encoding="utf-8")
+
+
+# ---- renderer lookup: no relative PATH entry, graphviz-pure through its package's files ----
+
+def test_a_dot_in_the_working_folder_never_runs(tmp_path, monkeypatch):
+    from tinygrad_sm import viz
+    marker = tmp_path / "ran"
+    fake = tmp_path / "dot"
+    fake.write_text(f"#!/bin/sh\ntouch '{marker}'\nexit 1\n")
+    fake.chmod(0o755)
+    elsewhere = tmp_path / "empty"
+    elsewhere.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", os.pathsep.join(["", ".", "empty", str(elsewhere)]))
+    renderer = viz.find_renderer()
+    assert renderer is None or (renderer.name == "graphviz-pure" and os.path.isabs(renderer.path))
+    if renderer is not None:
+        viz.render_bytes(viz.draw(bracket_trace("L").root), "svg")
+    assert not marker.exists()
+
+
+def test_graphviz_pure_is_found_through_its_installed_files(tmp_path, monkeypatch):
+    from importlib import metadata
+
+    from tinygrad_sm import viz
+    try:
+        metadata.distribution("graphviz-pure")
+    except metadata.PackageNotFoundError:
+        pytest.skip("graphviz-pure is not installed")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))                  # not on PATH
+    monkeypatch.setattr(viz, "scripts_dir", lambda: str(empty))   # nor next to this Python
+    renderer = viz.find_renderer()
+    assert renderer is not None and renderer.name == "graphviz-pure"
+    assert os.path.isabs(renderer.path) and os.access(renderer.path, os.X_OK)
+    assert b"<svg" in viz.render_bytes(viz.draw(bracket_trace("L").root), "svg")

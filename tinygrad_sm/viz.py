@@ -63,12 +63,38 @@ def scripts_dir() -> str:
     return sysconfig.get_path("scripts")
 
 
+def _which(name: str) -> str | None:
+    """name on PATH, searching only its absolute entries: an empty or relative entry ('', '.')
+    means the working folder, and a `dot` lying there must not run on every render."""
+    entries = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    path = os.pathsep.join(entry for entry in entries if entry and os.path.isabs(entry))
+    return shutil.which(name, path=path) if path else None
+
+
+def _installed_pure() -> str | None:
+    """graphviz-pure's program among its distribution's installed files (a venv built on
+    another Python's site-packages has it there, neither next to this Python nor on PATH)."""
+    from importlib import metadata
+    try:
+        files = metadata.distribution("graphviz-pure").files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name in ("graphviz-pure", "graphviz-pure.exe"):
+            found = os.path.abspath(str(file.locate()))
+            if os.path.isfile(found) and os.access(found, os.X_OK):
+                return found
+    return None
+
+
 def find_renderer() -> Renderer | None:
-    """System `dot` on PATH if any, else graphviz-pure (next to Python, then on PATH), else None."""
-    dot = shutil.which("dot")
+    """System `dot` on PATH if any, else graphviz-pure (next to Python, then on PATH, then among
+    its installed package's files), else None. Only PATH's absolute entries are searched."""
+    dot = _which("dot")
     if dot:
         return Renderer("dot", dot)
-    pure = shutil.which("graphviz-pure", path=scripts_dir()) or shutil.which("graphviz-pure")
+    pure = (shutil.which("graphviz-pure", path=scripts_dir()) or _which("graphviz-pure")
+            or _installed_pure())
     return Renderer("graphviz-pure", pure) if pure else None
 
 
