@@ -157,3 +157,50 @@ def test_graphviz_pure_is_found_through_its_installed_files(tmp_path, monkeypatc
     assert renderer is not None and renderer.name == "graphviz-pure"
     assert os.path.isabs(renderer.path) and os.access(renderer.path, os.X_OK)
     assert b"<svg" in viz.render_bytes(viz.draw(bracket_trace("L").root), "svg")
+
+
+# ---- render_frames: the returned list is what the folder holds; never through a symlink ----
+
+def chain_trace(steps: int):
+    y = Tensor(np.array([1.0, 2.0]), name="x", requires_grad=True)
+    for _ in range(steps - 1):
+        y = y * 2
+    return y.sum().named("L").backward(trace=True)
+
+
+@pytest.fixture
+def renderer():
+    from tinygrad_sm import viz
+    if viz.find_renderer() is None:
+        pytest.skip("no renderer (pip install graphviz-pure)")
+
+
+def test_a_shorter_render_leaves_no_stale_frames(tmp_path, renderer):
+    from tinygrad_sm import viz
+    folder = tmp_path / "frames"
+    mine = folder / "frame_007.png"            # another format: not this render's to remove
+    folder.mkdir()
+    mine.write_bytes(b"mine")
+    (folder / "frame_notes.svg").write_text("mine")
+    long = viz.render_frames(chain_trace(3), folder)
+    assert len(long) == 3
+    short = viz.render_frames(chain_trace(1), folder)
+    assert short == [str(folder / "frame_000.svg")]
+    assert sorted(p.name for p in folder.glob("frame_*.svg")) == ["frame_000.svg", "frame_notes.svg"]
+    assert sorted(p.name for p in folder.glob("frame_*.gv")) == ["frame_000.gv"]
+    assert mine.read_bytes() == b"mine"
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]    # no staging left
+
+
+def test_frames_replace_a_planted_symlink_instead_of_writing_through_it(tmp_path, renderer):
+    from tinygrad_sm import viz
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (folder / "frame_000.svg").symlink_to(victim)
+    (folder / "frame_000.gv").symlink_to(victim)
+    viz.render_frames(chain_trace(2), folder)
+    assert victim.read_text() == "precious"
+    assert not (folder / "frame_000.svg").is_symlink()
+    assert (folder / "frame_000.svg").read_text().lstrip().startswith("<?xml")
