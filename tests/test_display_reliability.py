@@ -204,3 +204,31 @@ def test_frames_replace_a_planted_symlink_instead_of_writing_through_it(tmp_path
     assert victim.read_text() == "precious"
     assert not (folder / "frame_000.svg").is_symlink()
     assert (folder / "frame_000.svg").read_text().lstrip().startswith("<?xml")
+
+
+# ---- item 12: a PNG's size is bounded before anything is painted ----
+
+def test_svg_size_reads_the_header():
+    from tinygrad_sm import png
+    assert png.svg_size('<svg width="720pt" height="72pt" viewBox="0 0 720 72">') == (960, 96)
+    assert png.svg_size('<svg width="100px" height="50">') == (100, 50)
+    assert png.svg_size('<svg viewBox="0 0 300 200">') == (300, 200)
+
+
+def test_a_png_of_a_long_graph_is_refused_quickly(renderer):
+    import time
+
+    from tinygrad_sm import png, viz
+    trace = chain_trace(300)
+    diagram = viz.draw(trace.root, trace=trace)
+    start = time.perf_counter()
+    with pytest.raises(png.PictureTooLarge, match=r"million.*render it as SVG"):
+        viz.render_bytes(diagram, "png")
+    assert time.perf_counter() - start < 10
+    assert b"<svg" in viz.render_bytes(diagram, "svg")          # SVG has no such limit
+
+
+def test_a_png_within_the_cap_is_painted(renderer):
+    from tinygrad_sm import viz
+    trace = chain_trace(3)
+    assert viz.render_bytes(viz.draw(trace.root, trace=trace), "png")[:4] == b"\x89PNG"
