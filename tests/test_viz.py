@@ -285,6 +285,7 @@ def test_no_renderer_gives_a_clear_error_and_still_writes_the_source(tmp_path, m
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     monkeypatch.setattr(viz, "scripts_dir", lambda: str(empty))
+    monkeypatch.setattr(viz, "_installed_pure", lambda: None)   # nor among installed packages
     assert viz.find_renderer() is None
     graph = viz.draw(diamond()[0])
     with pytest.raises(viz.RendererNotFound) as error:

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import pictures, viz
 from .formatting import format_number, is_small, matrix_rows
-from .i18n import Messages, edge_title, messages, shape_text, summed_note
+from .i18n import Messages, edge_title, messages, shape_text, summed_note, value_lines
 
 if TYPE_CHECKING:
     from .tracing import BackwardTrace, EdgeView, StepView
@@ -36,6 +36,8 @@ def matrix_html(a: np.ndarray, title: str = "", image_shape: tuple[int, int] | N
     """A small array as an HTML table; a big one as a picture (per-class images when an axis
     holds image_shape's pixels; block means past pictures.PAGE_MAX_CELLS) with a pointer readout."""
     a = np.asarray(a)
+    if a.size == 0:                                    # "(0, 5): empty": nothing to picture
+        return f'<p class="matrix">{_esc(" ".join(value_lines(messages(lang), a)))}</p>'
     if not is_small(a) and a.dtype.kind in "biuf":
         if image_shape is not None and pictures.as_images(a, image_shape) is not None:
             return pictures.class_images_html(a, title, image_shape, lang=lang)
@@ -207,7 +209,7 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
                                 _check_html(parts, k, trace, image_shape, t) if parts else "", t)
                      for k in range(len(trace)))
     data = dict(frame_data(trace), text=t.prefix("script."))
-    data = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    data = script_json(data)
     where = t("step.header", index=0, count=len(trace), op=trace[0].op)
     return f"""<div class="tg-stepper" data-prefix="{_esc(prefix)}" data-hash="{int(standalone)}" lang="{t("page.html_lang")}" tabindex="0">
 <header>
@@ -229,6 +231,14 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
 </main>
 <script type="application/json" class="tg-frames">{data}</script>
 </div>"""
+
+
+def script_json(data: object) -> str:
+    """JSON safe inside a <script> element: no "<" at all (so no "</script>", "<!--" or
+    "<script" can end or change the element), and no ">" or "&" either; JSON.parse reads the
+    \\u escapes back as the same characters."""
+    text = json.dumps(data, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None,

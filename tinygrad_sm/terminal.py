@@ -44,7 +44,8 @@ class PipeAwareConsole(Console):
 
 
 def _text(lines: Iterable[str]) -> Text:
-    return Text("\n".join(lines))  # Text, not markup: "[1 2]" must not be read as a style tag
+    # Text, not markup: "[1 2]", a name "y[pred]" or "L[/b]" must not be read as a style tag
+    return Text("\n".join(lines))
 
 
 def _value_lines(title: str, value: np.ndarray, t: Messages) -> list[str]:
@@ -67,7 +68,7 @@ def _step_row(view: StepView, t: Messages) -> list[RenderableType]:
             rules.append(f"  ({note})")
         shapes.append(f"→ {edge_title(t, edge)} {shape_text(t, edge.contribution.shape)}")
         values += _value_lines(f"→ {edge_title(t, edge)}", edge.contribution, t)
-    return [str(view.index), view.op, _text(rules), _text(shapes), _text(values)]
+    return [str(view.index), Text(view.op), _text(rules), _text(shapes), _text(values)]
 
 
 def _title(trace: BackwardTrace, t: Messages) -> str:
@@ -76,7 +77,7 @@ def _title(trace: BackwardTrace, t: Messages) -> str:
 
 def trace_table(trace: BackwardTrace, lang: str | Messages | None = None) -> Table:
     t = messages(lang)
-    table = Table(title=_title(trace, t), show_lines=True)
+    table = Table(title=Text(_title(trace, t)), show_lines=True)
     for column in ("step", "op", "rule", "shapes", "values"):
         table.add_column(t(f"table.{column}"), no_wrap=column in ("step", "op", "shapes"))
     for k in range(len(trace)):
@@ -187,7 +188,7 @@ def step_panel(view: StepView, lang: str | Messages | None = None) -> Panel:
         note = summed_note(t, edge)
         if note:
             parts.append(Text(note, style="yellow"))
-    return Panel(Group(*parts), title=step_header(t, view), title_align="left")
+    return Panel(Group(*parts), title=Text(step_header(t, view)), title_align="left")
 
 
 def read_key(stream=None) -> str:

@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import shutil
 import subprocess
 import sysconfig
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import graphviz
 import numpy as np
 
 from . import pictures, png
+from .files import Staging, write_file
 from .formatting import format_matrix, is_small
 from .graph import topo_order
-from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note
+from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note, value_lines
 from .tracing import ROOT, GradAt, describe, graph_labels, node_rules
 
 if TYPE_CHECKING:
@@ -63,12 +66,38 @@ def scripts_dir() -> str:
     return sysconfig.get_path("scripts")
 
 
+def _which(name: str) -> str | None:
+    """name on PATH, searching only its absolute entries: an empty or relative entry ('', '.')
+    means the working folder, and a `dot` lying there must not run on every render."""
+    entries = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    path = os.pathsep.join(entry for entry in entries if entry and os.path.isabs(entry))
+    return shutil.which(name, path=path) if path else None
+
+
+def _installed_pure() -> str | None:
+    """graphviz-pure's program among its distribution's installed files (a venv built on
+    another Python's site-packages has it there, neither next to this Python nor on PATH)."""
+    from importlib import metadata
+    try:
+        files = metadata.distribution("graphviz-pure").files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name in ("graphviz-pure", "graphviz-pure.exe"):
+            found = os.path.abspath(str(file.locate()))
+            if os.path.isfile(found) and os.access(found, os.X_OK):
+                return found
+    return None
+
+
 def find_renderer() -> Renderer | None:
-    """System `dot` on PATH if any, else graphviz-pure (next to Python, then on PATH), else None."""
-    dot = shutil.which("dot")
+    """System `dot` on PATH if any, else graphviz-pure (next to Python, then on PATH, then among
+    its installed package's files), else None. Only PATH's absolute entries are searched."""
+    dot = _which("dot")
     if dot:
         return Renderer("dot", dot)
-    pure = shutil.which("graphviz-pure", path=scripts_dir()) or shutil.which("graphviz-pure")
+    pure = (shutil.which("graphviz-pure", path=scripts_dir()) or _which("graphviz-pure")
+            or _installed_pure())
     return Renderer("graphviz-pure", pure) if pure else None
 
 
@@ -126,16 +155,8 @@ class Diagram(graphviz.Digraph):
         return bundle
 
 
-def render(graph: graphviz.Digraph | graphviz.Source | str, path: str | os.PathLike,
-           format: str | None = None) -> str:
-    """Write the graph as SVG or PNG (chosen by the path's suffix unless format is given).
-
-    The DOT source is written next to it (same name, `.gv`) first, so it exists even when no
-    renderer is installed. Returns the image's path.
-    """
-    path = os.fspath(path)
-    stem, suffix = os.path.splitext(path)
-    from_suffix = suffix.lstrip(".").lower()
+def _checked_format(path: str, format: str | None) -> str:
+    from_suffix = os.path.splitext(path)[1].lstrip(".").lower()
     format = (format or from_suffix).lower()
     if format not in FORMATS:
         raise ValueError(f"render: cannot tell the image format of {path!r}; "
@@ -143,26 +164,77 @@ def render(graph: graphviz.Digraph | graphviz.Source | str, path: str | os.PathL
     if from_suffix in FORMATS and from_suffix != format:
         raise ValueError(f"render: {path!r} ends in .{from_suffix} but format={format!r}; "
                          f"make the suffix and the format agree")
+    return format
+
+
+def _image(graph: graphviz.Digraph | graphviz.Source | str, format: str, path: str) -> bytes:
+    try:
+        return render_bytes(graph, format, what=path)
+    except RendererNotFound as e:
+        source = os.path.splitext(path)[0] + ".gv"
+        raise RendererNotFound(f"{e}. The DOT source was written to {source}") from None
+
+
+def _source(graph: graphviz.Digraph | graphviz.Source | str) -> str:
+    return graph if isinstance(graph, str) else graph.source
+
+
+def render(graph: graphviz.Digraph | graphviz.Source | str, path: str | os.PathLike,
+           format: str | None = None) -> str:
+    """Write the graph as SVG or PNG (chosen by the path's suffix unless format is given).
+
+    The DOT source is written next to it (same name, `.gv`) first, so it exists even when no
+    renderer is installed. Returns the image's path. Each file is written to a temporary name
+    in its folder, then renamed over the old one (a planted symlink is replaced, never written
+    through; a failed render leaves the old image whole).
+    """
+    path = os.fspath(path)
+    format = _checked_format(path, format)
     if os.path.dirname(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(stem + ".gv", "w", encoding="utf-8") as f:
-        f.write(graph if isinstance(graph, str) else graph.source)
-    try:
-        image = render_bytes(graph, format, what=path)
-    except RendererNotFound as e:
-        raise RendererNotFound(f"{e}. The DOT source was written to {stem}.gv") from None
-    with open(path, "wb") as f:
-        f.write(image)
+    source = _source(graph)
+    write_file(Path(os.path.splitext(path)[0] + ".gv"),
+               lambda temporary: temporary.write_text(source, encoding="utf-8"))
+    image = _image(graph, format, path)
+    write_file(Path(path), lambda temporary: temporary.write_bytes(image))
     return path
+
+
+FRAME = re.compile(r"frame_(\d{3,})\.(\w+)")
 
 
 def render_frames(trace: BackwardTrace, directory: str | os.PathLike, format: str = "svg",
                   lang: str | Messages | None = None) -> list[str]:
-    """One image per backward step: directory/frame_000.svg, frame_001.svg, ..."""
-    os.makedirs(directory, exist_ok=True)
-    return [render(draw(trace.root, trace=trace, step=k, lang=lang),
-                   os.path.join(directory, f"frame_{k:03d}.{format}"), format=format)
-            for k in range(len(trace))]
+    """One image per backward step: directory/frame_000.svg, frame_001.svg, ... (and each
+    frame's DOT source, frame_000.gv, ...). Returns the images' paths.
+
+    The returned list is what the folder holds: frames an earlier, longer render left there
+    (frame_NNN.<format> and frame_NNN.gv past this trace's last step) are removed; other files,
+    symlinks and frames of the other format are left alone. The frames are made under a
+    temporary name in the folder and renamed into place together, so a planted symlink is
+    replaced, never written through, and a failed render leaves the earlier frames whole.
+    """
+    folder = Path(directory)
+    format = _checked_format(f"frame.{format}", format)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"frame_{k:03d}" for k in range(len(trace))]
+    with Staging(folder) as stage:
+        try:
+            for k, name in enumerate(names):
+                graph = draw(trace.root, trace=trace, step=k, lang=lang)
+                (stage / f"{name}.gv").write_text(graph.source, encoding="utf-8")
+                (stage / f"{name}.{format}").write_bytes(
+                    _image(graph, format, os.path.join(os.fspath(directory), f"{name}.{format}")))
+        except RendererNotFound:
+            stage.publish()              # the DOT sources that were made, as render() leaves one
+            raise
+        stage.publish()
+    for old in folder.iterdir():
+        found = FRAME.fullmatch(old.name)
+        if (found and found.group(2) in (format, "gv") and int(found.group(1)) >= len(trace)
+                and old.is_file() and not old.is_symlink()):
+            old.unlink()
+    return [os.path.join(os.fspath(directory), f"{name}.{format}") for name in names]
 
 
 # ---- labels (HTML-like; every text is escaped, so names show literally) ----
@@ -227,6 +299,8 @@ def _value_html(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages,
     """heading, then a small array as text or a big one as a picture with its scale and
     min/max (a table: a Graphviz cell holds either text or one table)."""
     wrap = (lambda text: f"<b>{text}</b>") if bold else (lambda text: text)
+    if a.size == 0:                                    # "(0, 5): empty": nothing to picture
+        return wrap(heading + _lines(value_lines(t, a), color))
     if is_small(a):
         return wrap(heading + _lines(format_matrix(a), color))
     table, lines = _picture(a, image_shape, t)
