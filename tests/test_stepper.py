@@ -15,8 +15,10 @@ from rich.console import Console
 
 from tinygrad_sm import Tensor, terminal
 from tinygrad_sm.cli import main
-from tinygrad_sm.formatting import format_value
+from tinygrad_sm.i18n import Messages, value_lines
 from tinygrad_sm.stepper import TinyProblem
+
+EN = Messages("en")  # the words of value_lines (a big array: its shape and min/max)
 
 RULES = ("∂L/∂o = (softmax(o) − y) / n · ∂L/∂L", "∂L/∂XW = ∂L/∂o", "∂L/∂b = Σ_rows ∂L/∂o",
          "∂L/∂W = Xᵀ · ∂L/∂XW")
@@ -50,10 +52,10 @@ def test_no_pause_prints_forward_values_every_step_and_the_closed_form(capsys, m
     assert "broadcast undone: summed (2, 3) over axis 0 to (3,)" in out
     W, b = closed_form(0)
     assert "Xᵀ(ŷ − y)/n =" in out and "column sums of (ŷ − y)/n =" in out
-    for line in format_value(W) + format_value(b):
+    for line in value_lines(EN, W) + value_lines(EN, b):
         assert out.count(line) >= 2          # the step's contribution, .grad, closed form
     p = TinyProblem(0)
-    for line in format_value(p.X.data) + format_value(p.model.W.data):
+    for line in value_lines(EN, p.X.data) + value_lines(EN, p.model.W.data):
         assert line in out
 
 
@@ -65,7 +67,7 @@ def test_each_step_plugs_the_numbers_into_its_rule(capsys):
     console.print(matmul)
     text = console.file.getvalue()
     assert "∂L/∂W = Xᵀ · ∂L/∂XW" in text
-    for line in format_value(p.X.data.T):   # Xᵀ itself, not X
+    for line in value_lines(EN, p.X.data.T):   # Xᵀ itself, not X
         assert line in text
     assert [s for s, _ in trace.view(2).edges[1].operands] == ["Xᵀ", "∂L/∂XW"]
     np.testing.assert_array_equal(trace.view(2).edges[1].operands[0][1], p.X.data.T)

@@ -8,8 +8,10 @@ import pytest
 import tinygrad_sm.nn as nn
 from tinygrad_sm import Tensor
 from tinygrad_sm.tracing import node_rules
-from tinygrad_sm.formatting import format_value
+from tinygrad_sm.i18n import Messages, value_lines
 from tinygrad_sm.terminal import format_trace
+
+EN = Messages("en")  # the words of value_lines (a big array: its shape and min/max)
 
 
 def softmax(o: np.ndarray) -> np.ndarray:
@@ -158,7 +160,7 @@ def test_printed_table_shows_steps_rules_shapes_and_values(regression):
     for step in trace:
         assert step.op in text and step.rule.split("; ")[0] in text
     assert "∂L/∂W (3, 3)" in text and "∂L/∂o (2, 3)" in text
-    for line in format_value(regression["W"].grad) + format_value(regression["b"].grad):
+    for line in value_lines(EN, regression["W"].grad) + value_lines(EN, regression["b"].grad):
         assert line in text
 
 

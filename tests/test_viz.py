@@ -18,7 +18,10 @@ import pytest
 
 import tinygrad_sm.nn as nn
 from tinygrad_sm import Tensor, viz
-from tinygrad_sm.formatting import format_number, format_value
+from tinygrad_sm.formatting import format_number
+from tinygrad_sm.i18n import Messages, value_lines
+
+EN = Messages("en")  # the words of value_lines (a big array: its shape and min/max)
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -73,12 +76,12 @@ def test_nodes_show_names_shapes_values_and_grads():
         _, label = node_of(source, name)
         assert f"<font point-size=\"9\">{shape}" in label
     _, w = node_of(source, "W")
-    for line in format_value(model.W.data) + format_value(model.W.grad):
+    for line in value_lines(EN, model.W.data) + value_lines(EN, model.W.grad):
         assert html.escape(line) in w
     assert "∂L/∂W =" in w
     _, x = node_of(source, "X")
     assert "∂L/∂X" not in x                          # data: no gradient row
-    for line in format_value(X.data):
+    for line in value_lines(EN, X.data):
         assert line in x
     # op nodes: name and formula with the tensors' names
     assert "<b>matmul</b><br/>XW = X · W" in source and "<b>add</b><br/>o = XW + b" in source

@@ -1,4 +1,5 @@
-"""Numbers and small matrices as text, the same in every display (diagram, page, terminal)."""
+"""Numbers and small matrices as text, the same in every display (diagram, page, terminal).
+Words (a shape said as "scalar", min/max of a big array) are the catalogue's: i18n.value_lines."""
 from __future__ import annotations
 
 import numpy as np
@@ -35,24 +36,3 @@ def format_matrix(a: np.ndarray) -> list[str]:
         return [f"[{lines[0]}]"]
     return [f"[{line}]" for line in lines]
 
-
-def summary(a: np.ndarray) -> str:
-    """min and max (a mean of a gradient is mostly rounding noise on an exact zero)."""
-    a = np.asarray(a)
-    if a.size == 0:
-        return "empty"
-    finite = a[np.isfinite(a)] if a.dtype.kind == "f" else a
-    text = (f"min {format_number(finite.min())}, max {format_number(finite.max())}"
-            if finite.size else "no finite entry")
-    bad = a.size - finite.size
-    return text + (f", {bad} NaN/inf" if bad else "")
-
-
-def format_value(a: np.ndarray) -> list[str]:
-    """Lines showing an array: in full when small, otherwise its shape and min/max."""
-    a = np.asarray(a)
-    return format_matrix(a) if is_small(a) else [f"{a.shape}: {summary(a)}"]
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    return "scalar" if shape == () else str(shape)

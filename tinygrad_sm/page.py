@@ -71,7 +71,7 @@ def _edge_html(edge: EdgeView, image_shape: tuple[int, int] | None, t: Messages)
         after = edge.after
         state = (t("page.whole") if after.complete
                  else t("page.terms_so_far", known=after.terms_known, terms=after.terms))
-        parts.append(f'<p class="note">{_esc(t("page.after", root=edge.grad[1:].split("/")[0], name=edge.name, state=state))}</p>')
+        parts.append(f'<p class="note">{_esc(t("page.after", grad=edge.grad, state=state))}</p>')
         parts.append(matrix_html(after.value, edge.grad, image_shape, t))
     return "".join(parts)
 

@@ -16,8 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import files, nn, page, settings, terminal
-from .formatting import format_value
-from .i18n import Messages, messages
+from .i18n import Messages, messages, value_lines
 from .process import EXIT_ERROR, EXIT_USAGE
 from .tensor import Tensor
 
@@ -43,8 +42,8 @@ class TinyProblem:
         return self.X.data.T @ delta, delta.sum(axis=0)
 
 
-def _matrix_text(a: np.ndarray) -> Text:
-    return Text("\n".join(format_value(a)))
+def _matrix_text(a: np.ndarray, t: Messages) -> Text:
+    return Text("\n".join(value_lines(t, a)))
 
 
 def forward_table(p: TinyProblem, lang: str | Messages | None = None) -> Table:
@@ -58,7 +57,7 @@ def forward_table(p: TinyProblem, lang: str | Messages | None = None) -> Table:
             ("XW = X · W", p.o.inputs[0].data), ("o = XW + b", p.o.data),
             ("ŷ = softmax(o)", p.probs), ("L = cross_entropy(o, y)", p.L.data)]
     for name, value in rows:
-        table.add_row(name, str(np.shape(value)), _matrix_text(value))
+        table.add_row(name, str(np.shape(value)), _matrix_text(value, t))
     return table
 
 
@@ -71,8 +70,8 @@ def result_table(p: TinyProblem, lang: str | Messages | None = None) -> Table:
     table.add_column(t("stepper.diff_col"), no_wrap=True)
     for name, grad, closed, formula in (("∂L/∂W", p.model.W.grad, W_closed, "Xᵀ(ŷ − y)/n"),
                                         ("∂L/∂b", p.model.b.grad, b_closed, t("stepper.column_sums"))):
-        table.add_row(Text(f"{name} =\n" + "\n".join(format_value(grad))),
-                      Text(f"{formula} =\n" + "\n".join(format_value(closed))),
+        table.add_row(Text(f"{name} =\n" + "\n".join(value_lines(t, grad))),
+                      Text(f"{formula} =\n" + "\n".join(value_lines(t, closed))),
                       f"{np.max(np.abs(grad - closed)):.1g}")
     return table
 

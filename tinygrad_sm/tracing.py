@@ -315,9 +315,8 @@ class BackwardTrace:
                 operands=self._operands(step, i, names, out), contribution=step.grad_inputs[i],
                 local_grad=step.local_grads[i], summed_axes=step.summed_axes[i], term=term,
                 terms=len(terms), after=self.grad_at(x, step.index)))
-        op = step.op_node
-        return StepView(index=step.index, count=len(self), op=step.op, params=op.params(),
-                        formula=fill(op.formula, op, names, out, root), output_name=out,
+        return StepView(index=step.index, count=len(self), op=step.op, params=step.op_node.params(),
+                        formula=describe(step.output, labels), output_name=out,
                         root_name=root, grad_output=step.grad_output, edges=tuple(edges))
 
     def _operands(self, step: Step, i: int, names: list[str], out: str) -> tuple[tuple[str, Any], ...]:

@@ -29,7 +29,7 @@ from .files import Staging, write_file
 from .formatting import format_matrix, is_small
 from .graph import topo_order
 from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note, value_lines
-from .tracing import ROOT, GradAt, describe, graph_labels, node_rules
+from .tracing import GradAt, describe, graph_labels, node_rules
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -417,7 +417,7 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
     order = topo_order(root, only_grad=False)
     index = {id(x): i for i, x in enumerate(order)}
     labels = trace.labels() if trace is not None else graph_labels(root, order)
-    root_name = labels[id(root)] if root.name or labels[id(root)] == ROOT else ROOT
+    root_name = labels[id(root)]  # as trace.root_label(): L for an unnamed root
     on_path: set[int] = set()
     if highlight is not None:
         if id(highlight) not in index:
