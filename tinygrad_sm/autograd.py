@@ -32,7 +32,13 @@ class StepRecord:
     inputs: tuple[Tensor, ...]
     contributions: tuple[np.ndarray | None, ...]     # added to each input's gradient (its shape)
     local_grads: tuple[np.ndarray | None, ...]       # as op.backward returned them
-    summed_axes: tuple[tuple[int, ...] | None, ...]  # the axes unbroadcast summed, per input
+
+    @property
+    def summed_axes(self) -> tuple[tuple[int, ...] | None, ...]:
+        """Per input, the axes of its local gradient that unbroadcast summed (None: none)."""
+        return tuple(broadcast_axes(np.shape(gx), x.shape) or None
+                     if gx is not None and c is not None and np.shape(gx) != x.shape else None
+                     for x, gx, c in zip(self.inputs, self.local_grads, self.contributions))
 
 
 class Recorder(Protocol):
@@ -53,16 +59,14 @@ def backward(root: Tensor, grad: Any = None, recorder: Recorder | None = None) -
         if node.op is None:
             continue                               # a leaf: nothing to pass on
         local = local_gradients(node, g)           # the op's rule: ∂L/∂input for each input
-        contributions, summed = [], []
-        for x, gx in zip(node.inputs, local):
-            gx, axes = fit(gx, x, node) if x.requires_grad else (None, None)  # undo broadcasting
+        contributions = [fit(gx, x, node) if x.requires_grad else None  # undo broadcasting
+                         for x, gx in zip(node.inputs, local)]
+        for x, gx in zip(node.inputs, contributions):
             if gx is not None:
                 pending[id(x)] = pending[id(x)] + gx if id(x) in pending else gx  # add the paths
-            contributions.append(gx)
-            summed.append(axes)
         if recorder is not None:
             recorder.record(StepRecord(node.op, node, g, node.inputs, tuple(contributions),
-                                       tuple(local), tuple(summed)))
+                                       tuple(local)))
     return recorder
 
 
@@ -84,7 +88,7 @@ def seed_gradient(root: Tensor, grad: Any) -> tuple[np.ndarray, set[int]]:
             raise RuntimeError(f"backward: {_label(root)} has shape {root.shape}; backward() "
                                "without a gradient needs a one-element tensor such as a loss. Pass "
                                f"backward(grad) with a gradient of shape {root.shape}")
-        return np.ones_like(data), set()
+        return np.ones(data.shape, data.dtype), set()
     given = np.asarray(getattr(grad, "_data", grad))
     if given.dtype.kind not in "iuf":
         raise TypeError(f"backward: the gradient for {_label(root)} must be a number or a "
@@ -123,18 +127,18 @@ def local_gradients(node: Tensor, g: np.ndarray) -> tuple[np.ndarray | None, ...
     return local
 
 
-def fit(gx: Any, x: Tensor, node: Tensor) -> tuple[np.ndarray, tuple[int, ...] | None]:
+def fit(gx: Any, x: Tensor, node: Tensor) -> np.ndarray:
     """Input x's local gradient made into its gradient: checked, broadcasting summed back, x's dtype."""
     if type(gx) is not np.ndarray:
         gx = _checked_array(gx, x, node)
-    axes, data = None, x._data
+    data = x._data
     if gx.shape != data.shape:
-        gx, axes = unbroadcast(gx, data.shape, node.op.name)
+        gx = unbroadcast(gx, data.shape, node.op.name)[0]
     if gx.dtype != data.dtype:
         gx = gx.astype(data.dtype)
     if _Mode.detect_anomaly:
         check_finite(node.op, "backward", gx, node.inputs)
-    return gx, axes
+    return gx
 
 
 def _checked_array(gx: Any, x: Tensor, node: Tensor) -> np.ndarray:
@@ -160,12 +164,12 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...],
     """Sum a gradient back to the shape of the input that broadcasting stretched; also the axes
     summed. A shape broadcasting cannot explain is a bug in the op: an error, never a reshape."""
     lead = grad.ndim - len(shape)
+    if lead == 1 and grad.ndim == 2 and grad.shape[1:] == shape:  # b in XW + b: reductions.py's sum
+        return column_sum(grad), (0,)
     if lead < 0 or any(n not in (1, m) for n, m in zip(shape, grad.shape[lead:])):
         raise RuntimeError(f"{who}: backward gave a gradient of shape {grad.shape} for an input of "
                            f"shape {shape}, which broadcasting cannot produce (a bug in the op)")
     axes = broadcast_axes(grad.shape, shape)
-    if axes == (0,) and grad.ndim == 2 and len(shape) == 1:  # b in XW + b: reductions.py's sum
-        return column_sum(grad), axes
     return grad.sum(axis=axes).reshape(shape), axes
 
 
