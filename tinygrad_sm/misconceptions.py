@@ -21,7 +21,7 @@ compares offline.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -80,6 +80,15 @@ class Question:
     def grad(self) -> str:
         """The gradient's symbol: ∂L/∂W."""
         return f"∂{self.root}/∂{self.name}"
+
+    def entry(self, index: tuple[int, ...]) -> Question:
+        """The same question for one entry (for gradients too big to type whole): the
+        variants of the gradient's shape, read at that entry."""
+        at = tuple(index)
+        value = self.expected[at].reshape(())
+        kept = tuple(Variant(v.key, v.value[at].reshape(()), v.n) for v in self.variants
+                     if v.value.shape == self.expected.shape and not close(v.value[at], value))
+        return replace(self, expected=value, variants=kept)
 
     def as_json(self) -> dict[str, Any]:
         """Plain lists and numbers, for a page that compares answers without Python.
