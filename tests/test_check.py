@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from tinygrad_sm import Tensor, data, nn
-from tinygrad_sm.misconceptions import KEYS, question_data
+from tinygrad_sm.misconceptions import KEYS
+from tinygrad_sm.predict_data import question_data
 
 
 def softmax(o: np.ndarray) -> np.ndarray:
@@ -201,6 +202,19 @@ def test_a_step_that_sends_nothing_to_the_tensor_names_op_and_targets():
         tr.check(1, "nope", 0)
     with pytest.raises(ValueError, match="steps 1 to 3"):
         tr.check(0, "o", 0)
+
+
+def test_an_ambiguous_label_or_a_foreign_tensor_is_refused():
+    a = Tensor(np.ones(2), requires_grad=True, name="x")
+    b = Tensor(np.ones(2), requires_grad=True, name="x")
+    trace = (a * b).sum().backward(trace=True)
+    with pytest.raises(ValueError, match="2 tensors are labelled 'x'"):
+        trace.check(2, "x", [1, 1])
+    assert trace.check(2, b, [1, 1]).correct                  # the Tensor itself is clear
+    with pytest.raises(ValueError, match="not in this trace's graph"):
+        trace.check(2, Tensor(np.ones(2), name="x"), [1, 1])
+    with pytest.raises(TypeError, match="a Tensor of the graph or its label"):
+        trace.check(2, 3, [1, 1])
 
 
 def test_a_number_broadcasts_only_to_a_one_element_gradient():

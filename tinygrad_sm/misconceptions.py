@@ -17,7 +17,7 @@ and the wrong answers learners are known to give, each computed from the engine'
 `diagnose(question, answer)` names the first of them the answer matches (that order), else
 "shape" (the shape differs) or "other". It returns data, no sentences: the words are
 tinygrad_sm/verdicts.py's. `question(...).as_json()` is the same data for a saved page that
-compares offline.
+compares offline (predict_data.py adds the rules to pick from).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ import numpy as np
 from .graph import topo_order
 from .ops import CrossEntropy, Mean
 from .tensor import Tensor
-from .tracing import BackwardTrace, Step, fill
+from .tracing import BackwardTrace, Step
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -122,9 +122,12 @@ def find_tensor(trace: BackwardTrace, tensor: Tensor | str) -> Tensor:
                              f"not in this trace's graph (its root is {trace.root_label()})")
         return tensor
     if isinstance(tensor, str):
-        for t in trace.tensors():
-            if trace.label(t) == tensor:
-                return t
+        found = [t for t in trace.tensors() if trace.label(t) == tensor]
+        if len(found) > 1:
+            raise ValueError(f"check: {len(found)} tensors are labelled {tensor!r} "
+                             f"(shapes {', '.join(str(t.shape) for t in found)}); pass the Tensor")
+        if found:
+            return found[0]
         names = ", ".join(trace.label(t) for t in trace.tensors() if t.requires_grad)
         raise ValueError(f"check: no tensor labelled {tensor!r} in this trace; "
                          f"the tensors with a gradient are {names}")
@@ -184,7 +187,7 @@ def _unsummed(edge: Edge, shape: tuple[int, ...]) -> list[np.ndarray]:
     return [np.asarray(local), first.reshape(shape)]
 
 
-def _not_one_hot(edge: Edge) -> list[np.ndarray]:
+def not_one_hot(edge: Edge) -> list[np.ndarray]:
     """At cross-entropy with class indices y: (ŷ − y[:, None]) · g, without and with the /n."""
     op = edge.step.op_node
     if not isinstance(op, CrossEntropy) or edge.position != 0:
@@ -216,7 +219,7 @@ def variants(trace: BackwardTrace, x: Tensor, expected: np.ndarray,
     found = [Variant("sign", -expected)]
     found += [Variant("missing_1_over_n", n * expected, n) for n in averaging_counts(trace, x)]
     found += [Variant("transposed", v) for v in _swapped(expected)]
-    for key, wrongs in (("missing_sum_over_rows", _unsummed), ("not_one_hot", _not_one_hot)):
+    for key, wrongs in (("missing_sum_over_rows", _unsummed), ("not_one_hot", not_one_hot)):
         for edge in edges:
             wrong_args = (edge, x.shape) if wrongs is _unsummed else (edge,)
             for wrong in wrongs(*wrong_args):
@@ -275,74 +278,3 @@ def diagnose(q: Question, answer: Any) -> Verdict:
             return Verdict(False, v.key, array, q.expected, v)
     key = "shape" if array.shape != q.expected.shape else "other"
     return Verdict(False, key, array, q.expected)
-
-
-# ---- the rule, and three wrong rules made from the misconceptions ----
-
-def _paren(text: str) -> str:
-    return f"({text})" if " " in text else text
-
-
-def _rhs(rule: str) -> str:
-    return rule.split(" = ", 1)[-1]
-
-
-def _edge_rule(trace: BackwardTrace, edge: Edge, y_suffix: str = "", summed: bool = True) -> str:
-    """Right-hand side of an edge's rule; unsummed: before broadcasting's Σ; y_suffix: y[:, None]."""
-    step = edge.step
-    if summed and not y_suffix:
-        return _rhs(step.rules[edge.position])
-    names = [trace.label(t) for t in step.inputs]
-    if y_suffix:
-        names[-1] += y_suffix
-    return _rhs(fill(step.op_node.rules[edge.position], step.op_node, names,
-                     trace.label(step.output), trace.root_label()))
-
-
-def _wrong_rules(trace: BackwardTrace, q: Question, rhs: str) -> list[tuple[str, str]]:
-    wrong = [("sign", f"−{_paren(rhs)}")]
-    if " / n" in rhs:
-        wrong.append(("missing_1_over_n", rhs.replace(" / n", "")))
-    elif averaging_counts(trace, q.tensor):
-        wrong.append(("missing_1_over_n", f"n · {_paren(rhs)}"))
-    if "ᵀ" in rhs and q.expected.ndim >= 2:
-        wrong.append(("transposed", f"({rhs})ᵀ"))
-    for e in q.edges:
-        if e.step.summed_axes[e.position]:
-            wrong.append(("missing_sum_over_rows", rhs.replace(_edge_rule(trace, e),
-                                                               _edge_rule(trace, e, summed=False))))
-        if _not_one_hot(e):
-            wrong.append(("not_one_hot", rhs.replace(_edge_rule(trace, e),
-                                                     _edge_rule(trace, e, y_suffix="[:, None]"))))
-    if len(q.edges) > 1:
-        wrong += [("one_path_only", _edge_rule(trace, e)) for e in q.edges]
-    for e in q.edges:  # a neighbour's rule: which operand goes where
-        wrong += [("other", _rhs(rule)) for i, rule in enumerate(e.step.rules)
-                  if e.step.inputs[i] is not q.tensor]
-    return wrong + [("other", f"2 · {_paren(rhs)}"), ("other", f"{_paren(rhs)} / 2")]
-
-
-def rule_choices(trace: BackwardTrace, q: Question) -> list[dict[str, Any]]:
-    """Four rules for the question, the right one among three wrong ones made from the
-    misconceptions (in KEYS' order; other rules only to make up three), in an order fixed by
-    the step and the name: [{"key": None or a misconception, "text", "correct"}, ...]."""
-    rhs = " + ".join(_edge_rule(trace, e) for e in q.edges) or "1"
-    right = {"key": None, "text": f"{q.grad} = {rhs}", "correct": True}
-    texts, wrong = {right["text"]}, []
-    for key, text in _wrong_rules(trace, q, rhs):
-        full = f"{q.grad} = {text}"
-        if full not in texts and len(wrong) < 3:
-            texts.add(full)
-            wrong.append({"key": key, "text": full, "correct": False})
-    place = (q.step or 0) + len(q.name)  # where the right one goes: not always first
-    wrong.insert(place % (len(wrong) + 1), right)
-    return wrong
-
-
-def question_data(trace: BackwardTrace, k: int | None, tensor: Tensor | str) -> dict[str, Any]:
-    """Everything a page needs to check an answer offline, as JSON-able data: the expected
-    array, the wrong answers in the order they are tried (key → array) and four rules to pick
-    from (see Question.as_json and rule_choices). Compare as `close` does: every entry within
-    tolerance[0] · max|target| + tolerance[1]; first the expected, then the variants in order."""
-    q = question(trace, k, tensor)
-    return {**q.as_json(), "rules": rule_choices(trace, q)}
