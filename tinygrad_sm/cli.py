@@ -85,10 +85,15 @@ def add_step(sub: Any) -> argparse.ArgumentParser:
                         help="also write the HTML stepper (diagram per step, ←/→ keys) to PATH")
     parser.add_argument("--seed", type=setting("seed"), metavar="S", default=0,
                         help="seed for the data and weights (default 0)")
+    parser.add_argument("--predict", action="store_true",
+                        help="type each step's gradient before it is shown, then see the verdict")
     return parser
 
 
 def run_step(args: argparse.Namespace) -> int:
+    if args.predict:
+        from .lesson import step_command
+        return step_command(seed=args.seed, lang=args.lang)
     from . import stepper  # rich and the page renderer load only for this subcommand
 
     return stepper.step_command(seed=args.seed, pause=not args.no_pause, html=args.html,
@@ -113,6 +118,23 @@ def run_demo(args: argparse.Namespace) -> int:
     return demo_command(args.name, out=args.out, quick=args.quick, lang=args.lang)
 
 
+# ---- lesson ----
+
+def add_lesson(sub: Any) -> argparse.ArgumentParser:
+    about = ("a lesson in predict mode: type each gradient of a softmax regression (∂L/∂o, "
+             "∂L/∂b, ∂L/∂W) and of x ⊙ x before it is shown")
+    parser = sub.add_parser("lesson", help=about, description=about)
+    parser.add_argument("--seed", type=setting("seed"), metavar="S", default=0,
+                        help="seed for the data and weights (default 0)")
+    return parser
+
+
+def run_lesson(args: argparse.Namespace) -> int:
+    from .lesson import lesson_command
+
+    return lesson_command(seed=args.seed, lang=args.lang)
+
+
 def add_lang(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     from .i18n import ENV, languages
 
@@ -123,7 +145,7 @@ def add_lang(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 SUBCOMMANDS = {"train": (add_train, run_train), "step": (add_step, run_step),
-               "demo": (add_demo, run_demo)}
+               "demo": (add_demo, run_demo), "lesson": (add_lesson, run_lesson)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,10 +53,39 @@ class Trace(BackwardTrace):
         from . import viz
         return viz.render_frames(self, directory, format=format)
 
-    def walk(self, **options: Any) -> int:
-        """Step through this pass in the terminal, one step per key (q quits)."""
+    def walk(self, predict: bool = False, **options: Any) -> Any:
+        """Step through this pass in the terminal, one step per key (q quits); returns the
+        number of steps shown. predict=True asks the learner for each step's gradient before it
+        is shown (predict_terminal.walk) and returns the score."""
+        if predict:
+            from . import predict_terminal
+            return predict_terminal.walk(self, **options)
         from . import terminal
         return terminal.walk(self, **options)
+
+    def check(self, k: int | None, tensor: Tensor | str, answer: Any,
+              lang: str | None = None) -> Any:
+        """Check a learner's answer for the gradient step k sends to tensor.
+
+        k: the step number as every display shows it, from 1 (`trace[i]` stays a Python index,
+        from 0); k=None asks for the tensor's whole gradient of this pass (this pass only: a
+        .grad that held a gradient before the pass holds more). tensor: a Tensor of the graph or
+        its label ("W"). answer: a number or nested lists or an array; a number stands for a
+        gradient of one element only. It is right when every entry is within
+        1e-3 · max|expected| + 1e-12 of the expected one (3–4 significant digits).
+
+        Returns a verdicts.CheckResult: `.correct`, `.misconception` (None, or "sign",
+        "missing_1_over_n", "transposed", "missing_sum_over_rows", "not_one_hot",
+        "one_path_only", "shape", "other": the first that fits, in this order), `.message`
+        (lang: "zh" or "en", default $TINYGRAD_SM_LANG, else English), `.hint` and `.expected`.
+        A tensor that step k sends nothing to is a ValueError naming the step's op and the
+        tensors it does send to. A teacher's cell:
+
+            trace = loss.backward(trace=True)
+            print(trace.check(2, "b", [0.1, -0.3, 0.2]).message)
+        """
+        from . import verdicts
+        return verdicts.check(self, k, tensor, answer, lang=lang)
 
 
 def _tensor_html(tensor: Tensor) -> str:
