@@ -6,11 +6,14 @@ change the tensor and never the values a graph already built backpropagates with
 """
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 
 import tinygrad_sm.nn as nn
 from tinygrad_sm import Tensor, gradcheck, no_grad
+from tinygrad_sm.ops import Op
 from tinygrad_sm.optim import SGD
 
 
@@ -132,3 +135,77 @@ def test_sgd_on_a_kept_graph_and_gradcheck_still_work():
     SGD([W, x], lr=0.1).step()
     np.testing.assert_allclose(W.data, [[0.3, 1.3]])
     assert gradcheck(lambda a, b: (a @ b).exp().sum(), x, W)
+
+
+# ---- the protection ends with the graph (MyGrad releases its locks the same way) ----
+
+def test_the_users_data_set_is_writable_again_once_the_graph_is_freed():
+    X = np.random.default_rng(0).random((100, 4)).astype(np.float32)
+    W = Tensor(np.ones((4, 2), np.float32), requires_grad=True)
+    loss = (Tensor(X[:32]) @ W).sum()
+    loss.backward()
+    with pytest.raises(ValueError):  # alive: X is what backward would read again
+        X -= 1
+    del loss
+    X -= X.mean(axis=0)  # the graph is gone: the user's array is theirs again
+    assert X.flags.writeable and W._data.flags.writeable
+
+
+def test_an_array_two_graphs_saved_stays_read_only_until_both_are_freed():
+    X = np.ones((3, 4), np.float32)
+    W = Tensor(np.ones((4, 2), np.float32), requires_grad=True)
+    first, second = (Tensor(X) @ W).sum(), (Tensor(X) @ W).sum()
+    del first
+    assert not X.flags.writeable
+    del second
+    assert X.flags.writeable
+
+
+def test_an_array_read_only_before_the_graph_stays_read_only_after():
+    X = np.ones((3, 4), np.float32)
+    X.setflags(write=False)
+    W = Tensor(np.ones((4, 2), np.float32), requires_grad=True)
+    loss = (Tensor(X) @ W).sum()
+    del loss
+    assert not X.flags.writeable
+
+
+def test_a_kept_trace_keeps_its_arrays_protected():
+    X = np.ones((3, 4), np.float32)
+    W = Tensor(np.ones((4, 2), np.float32), requires_grad=True)
+    trace = (Tensor(X) @ W).sum().backward(trace=True)
+    assert not X.flags.writeable  # the trace holds the graph, which may be stepped through again
+    del trace
+    gc.collect()  # a trace refers to itself (steps to their trace): freed by the collector
+    assert X.flags.writeable
+
+
+def test_an_array_the_op_made_itself_is_protected_once_the_output_views_it():
+    class FirstColumns(Op):  # saves its own array and returns a view of it
+        name, formula = "first_columns", "{out} = 2{a}[:, :2]"
+        rules = ("∂L/∂{a} = pad(2 ∂L/∂{out})",)
+
+        def forward(self, a):
+            doubled = 2 * a
+            self.save(doubled)
+            return doubled[:, :2]
+
+        def backward(self, g, needs):
+            (doubled,) = self.saved
+            grad = np.zeros_like(doubled)
+            grad[:, :2] = 2 * g
+            return (grad,)
+
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    out = FirstColumns.apply(x)
+    with pytest.raises(ValueError, match="read-only"):
+        out._data[:] = 0  # would write into what backward reads
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[2, 2, 0], [2, 2, 0]])
+
+
+def test_private_arrays_an_op_made_are_not_frozen():
+    o = Tensor(np.zeros((2, 3)), requires_grad=True)
+    loss = nn.cross_entropy(o, np.array([0, 2]))
+    probs = loss.op.saved[0]
+    assert probs.flags.writeable  # nothing outside the op holds it: nothing to protect

@@ -59,11 +59,12 @@ def backward(root: Tensor, grad: Any = None, recorder: Recorder | None = None) -
         if node.op is None:
             continue                               # a leaf: nothing to pass on
         local = local_gradients(node, g)           # the op's rule: ∂L/∂input for each input
-        contributions = [fit(gx, x, node) if x.requires_grad else None  # undo broadcasting
-                         for x, gx in zip(node.inputs, local)]
-        for x, gx in zip(node.inputs, contributions):
+        contributions = []
+        for x, gx in zip(node.inputs, local):
+            gx = fit(gx, x, node) if x.requires_grad else None  # undo broadcasting, x's dtype
             if gx is not None:
                 pending[id(x)] = pending[id(x)] + gx if id(x) in pending else gx  # add the paths
+            contributions.append(gx)
         if recorder is not None:
             recorder.record(StepRecord(node.op, node, g, node.inputs, tuple(contributions),
                                        tuple(local)))

@@ -6,18 +6,9 @@ from typing import Any
 
 
 class Node:
-    """A node of the graph: the op that made it (None for a leaf) and the op's inputs, in order.
-    Tensor is a Node; the graph needs nothing else of it."""
-    __slots__ = ("_op", "_inputs")
-
-    @property
-    def op(self) -> Any:
-        """The op that made this node (None for leaves and under no_grad)."""
-        return self._op
-
-    @property
-    def inputs(self) -> tuple[Any, ...]:
-        return self._inputs
+    """A node of the graph: `op`, the op that made it (None for a leaf and under no_grad), and
+    `inputs`, that op's inputs in order. Tensor is a Node; the graph needs nothing else of it."""
+    __slots__ = ("op", "inputs")
 
 
 def topo_order(root: Node, only_grad: bool = True) -> list[Any]:
@@ -28,13 +19,13 @@ def topo_order(root: Node, only_grad: bool = True) -> list[Any]:
     stack: list[tuple[Any, int]] = [(root, 0)]  # (node, index of its next input to visit)
     while stack:
         node, i = stack.pop()
-        inputs = node._inputs
+        inputs = node.inputs
         while i < len(inputs):  # the first input is visited first
             x = inputs[i]
             i += 1
             if id(x) not in seen and (x.requires_grad or not only_grad):
                 seen.add(id(x))
                 stack.append((node, i))  # come back for node's next input
-                node, inputs, i = x, x._inputs, 0
+                node, inputs, i = x, x.inputs, 0
         order.append(node)  # all of node's inputs are in order before it
     return order

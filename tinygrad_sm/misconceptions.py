@@ -192,8 +192,8 @@ def not_one_hot(edge: Edge) -> list[np.ndarray]:
     op = edge.step.op_node
     if not isinstance(op, CrossEntropy) or edge.position != 0:
         return []
-    probs, y, _ = op.saved
-    if y.dtype.kind not in "iu":
+    probs, y = op.saved[0], op.class_indices()
+    if y is None:
         return []
     g = float(np.asarray(edge.step.grad_output).reshape(-1)[0])
     wrong = (probs - y[:, None]) * g

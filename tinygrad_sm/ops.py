@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import inspect
 import string
+import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -54,6 +55,7 @@ class Op:
     broadcasts: bool = False          # elementwise: gradients come back in the output's shape
     inputs: tuple[str, ...] = ()      # forward's parameter names (set when the class is defined)
     saved: tuple[Any, ...] = ()
+    _frozen: list[np.ndarray] = []    # what freeze() made read-only for this op
 
     def __init_subclass__(cls, **kwargs: Any):
         """Check the templates when the op is defined, not when a trace is first printed."""
@@ -91,8 +93,13 @@ class Op:
 
     def save(self, *arrays: Any) -> None:
         """Keep what backward will read. When the op joins a graph, the engine makes what it
-        saved read-only, so no in-place edit of an input or output can change a gradient."""
+        saved read-only while the op lives, so no in-place edit of an input or output can change
+        a gradient; once the graph is gone, the arrays are writable again."""
         self.saved = arrays
+
+    def __del__(self) -> None:
+        if self._frozen and thaw is not None:  # (None: the interpreter is shutting down)
+            thaw(self)
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -111,6 +118,57 @@ class Op:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params()})"
+
+
+# ---- what an op saved stays as it was while its graph lives ----
+
+_holders: dict[int, int] = {}  # id of an array freeze() made read-only -> live ops that saved it
+_holders_lock = threading.Lock()  # graphs built in several threads share parameters
+
+
+def freeze(op: Op, output: np.ndarray, inputs: list[np.ndarray]) -> None:
+    """Make what op saved read-only, with every array it is a view of (so no view can write it),
+    until op is freed with its graph: the engine calls this when op joins a graph. An array the
+    op made itself and gave no one (not an input, not the output or what the output views, not
+    a view) needs nothing: nothing else can write it. One read-only already stays as it is."""
+    if not op.saved:
+        return
+    reachable, viewed = set(map(id, inputs)), output
+    while isinstance(viewed, np.ndarray):
+        reachable.add(id(viewed))
+        viewed = viewed.base
+    exposed = [a for a in op.saved  # an array the op made itself and gave no one needs nothing
+               if isinstance(a, np.ndarray) and (a.base is not None or id(a) in reachable)]
+    if output.base is not None and any(a is not output for a in exposed):
+        exposed.append(output)  # a view of what was saved would write into it
+    if not exposed:
+        return
+    frozen = []
+    with _holders_lock:
+        for array in exposed:
+            while isinstance(array, np.ndarray):
+                key = id(array)
+                if key in _holders:
+                    _holders[key] += 1
+                    frozen.append(array)
+                elif array.flags.writeable:
+                    array.setflags(False)  # write=False, by position: a third of the keyword's cost
+                    _holders[key] = 1
+                    frozen.append(array)
+                array = array.base
+    op._frozen = frozen
+
+
+def thaw(op: Op) -> None:
+    """Op and its graph are gone: what only it kept read-only is writable again."""
+    with _holders_lock:
+        for array in reversed(op._frozen):  # bases first: a view is writable only over a writable base
+            left = _holders.pop(id(array), 1) - 1
+            if left:
+                _holders[id(array)] = left
+            elif array.base is None or array.base.flags.writeable:
+                array.setflags(True)  # (a view of a base another graph still holds stays read-only)
+    op._frozen = []
 
 
 # ---- elementwise, broadcasting (the engine sums gradients back to each input's shape) ----
@@ -485,8 +543,9 @@ class CrossEntropy(Op):
         if y.dtype.kind in "iu":  # class indices: y stands for rows of the identity (one-hot)
             if y.shape != (n,):
                 raise ValueError(f"class-index target must have shape ({n},), got {y.shape}")
-            self.true = true_class_positions(y, (n, classes))
-            loss = -np.sum(log_probs.reshape(-1)[self.true])  # Σ y log ŷ: the true classes' terms
+            self.true = true_class_positions(y, (n, classes))  # what backward reads of y
+            loss = -log_probs.reshape(-1)[self.true].sum()  # Σ y log ŷ: the true classes' terms
+            self.save(probs, None, log_probs)
         elif y.shape != o.shape:
             # a float (n,) target is most likely class indices made with Tensor(list): say so
             hint = f"; class indices need an integer dtype, got {y.dtype}" if y.shape == (n,) else ""
@@ -496,14 +555,23 @@ class CrossEntropy(Op):
             loss = -np.sum(y * log_probs)
             if not np.allclose(y.sum(axis=1), 1):
                 self.rules = self.any_target_rules
+            self.true = None
+            self.save(probs, y, log_probs)
         self.n = n
-        self.save(probs, y, log_probs)
         return np.asarray(loss / n, dtype=o.dtype)
+
+    def class_indices(self) -> np.ndarray | None:
+        """Each row's true class, for class-index targets (None for rows of probabilities)."""
+        return None if self.true is None else self.true % self.saved[0].shape[1]
 
     def one_hot_y(self) -> np.ndarray:
         """y as the formula means it: class indices become rows of the identity."""
         probs, y, _ = self.saved
-        return np.eye(probs.shape[1], dtype=probs.dtype)[y] if y.dtype.kind in "iu" else y
+        if self.true is None:
+            return y
+        one_hot = np.zeros_like(probs)
+        one_hot.reshape(-1)[self.true] = 1
+        return one_hot
 
     def rule_terms(self):
         probs, _, log_probs = self.saved
@@ -515,7 +583,7 @@ class CrossEntropy(Op):
         scale = float(g) / self.n  # g is 0-d (the loss is); a Python float keeps the dtype
         go = gy = None
         if needs[0]:
-            if y.dtype.kind in "iu":
+            if self.true is not None:  # class indices
                 go = np.multiply(probs, scale, order="C")  # C order: reshape(-1) is a view
                 go.reshape(-1)[self.true] -= scale  # ŷ − y, y one-hot
             else:

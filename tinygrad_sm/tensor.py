@@ -32,13 +32,6 @@ def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
     return array
 
 
-def freeze(array: np.ndarray) -> None:
-    """Make an array read-only, with every array it is a view of (so no view can write it)."""
-    while isinstance(array, np.ndarray):
-        array.setflags(write=False)
-        array = array.base
-
-
 _checked_ops: set[type] = set()
 
 
@@ -56,8 +49,12 @@ def check_saved(op: ops.Op, arrays: list[np.ndarray]) -> None:
 def _checked_name(name: Any, who: str) -> str | None:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"{who}: a name must be a string, got {type(name).__name__} ({name!r})")
-    if name is not None and any(0xD800 <= ord(c) <= 0xDFFF for c in name):
-        raise ValueError(f"{who}: the name {name!r} holds a lone surrogate, which no file can store")
+    if name is not None and not name.isascii():
+        try:
+            name.encode()
+        except UnicodeEncodeError:
+            raise ValueError(f"{who}: the name {name!r} holds a lone surrogate, which no file "
+                             "can store") from None
     return name
 
 
@@ -76,14 +73,15 @@ class Tensor(Node):
         self.requires_grad = bool(requires_grad)
         self._name = _checked_name(name, "Tensor")
         self.grad: np.ndarray | None = None
-        self._op: ops.Op | None = None
-        self._inputs: tuple[Tensor, ...] = ()
+        self.op: ops.Op | None = None
+        self.inputs: tuple[Tensor, ...] = ()
 
     # ---- building the graph ----
     @staticmethod
     def _apply(op: ops.Op, *inputs: Tensor) -> Tensor:
+        arrays = [x._data for x in inputs]
         try:
-            data = op.forward(*[x._data for x in inputs])
+            data = op.forward(*arrays)
         except InputError as e:
             raise InputError(f"{op.name}: {e}") from None
         except ValueError as e:  # numpy's broadcasting errors and the ops' shape checks
@@ -101,13 +99,12 @@ class Tensor(Node):
         out = object.__new__(Tensor)  # a result: _apply sets every field, __init__ checks none
         out._data, out.grad, out._name = data, None, op.out_name
         if mode.grad_enabled and any(x.requires_grad for x in inputs):
-            out._op, out._inputs, out.requires_grad = op, inputs, True
+            out.op, out.inputs, out.requires_grad = op, inputs, True
             if type(op) not in _checked_ops:
-                check_saved(op, [data, *(x._data for x in inputs)])
-            for array in op.saved:  # what backward will read must not change until then
-                freeze(array)
+                check_saved(op, [data, *arrays])
+            ops.freeze(op, data, arrays)  # what backward reads must not change while the graph lives
         else:
-            out._op, out._inputs, out.requires_grad = None, (), False
+            out.op, out.inputs, out.requires_grad = None, (), False
         return out
 
     def _other(self, value: Any, op_name: str) -> Tensor:
@@ -251,8 +248,8 @@ class Tensor(Node):
         extras.append(f"dtype={self.dtype}")
         if self.requires_grad:
             extras.append("requires_grad=True")
-        if self._op is not None:
-            extras.append(f"op={self._op.name}")
+        if self.op is not None:
+            extras.append(f"op={self.op.name}")
         return f"Tensor({body}, {', '.join(extras)})"
 
 
