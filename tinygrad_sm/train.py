@@ -99,7 +99,7 @@ def build_model(name: str, num_inputs: int, num_classes: int, hidden: int = 256,
         return nn.SoftmaxRegression(num_inputs, num_classes, seed=seed)
     if name == "mlp":
         return nn.mlp(num_inputs, hidden, num_classes, seed=seed, dropout=dropout)
-    raise ValueError(f"unknown classification model {name!r}; choose softmax or mlp")
+    raise ValueError(f"unknown model {name!r}; choose one of softmax, mlp (linear: regression.py)")
 
 
 def train_epoch(model: nn.Module, optimizer: SGD, X: np.ndarray, y: np.ndarray,
