@@ -86,9 +86,18 @@ def l2_penalty(params: Any, lam: float) -> Tensor:
                         f"{[type(p).__name__ for p in params]}")
     if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
         raise ValueError(f"l2_penalty: lam must be a number ≥ 0, got {lam!r}")
-    total = (params[0] ** 2).sum()
+    def squared_norm(p: Tensor) -> Tensor:  # named ‖W1‖² after its tensor, for the diagram
+        square = p ** 2
+        if p.name:
+            square.name = f"{p.name}²"
+        total = square.sum()
+        if p.name:
+            total.name = f"‖{p.name}‖²"
+        return total
+
+    total = squared_norm(params[0])
     for p in params[1:]:
-        total = total + (p ** 2).sum()
+        total = total + squared_norm(p)
     return (total * (lam / 2)).named("s")
 
 
