@@ -83,6 +83,7 @@ def run(out_dir: Path, quick: bool = False) -> dict:
         "linear_rule": matmul_rule(lin_trace, lin.W), "softmax_rule": matmul_rule(soft_trace, soft.W),
         "linear_vs_formula": float(np.abs(lin.W.grad - X10.T @ residual / STEP_ROWS).max()),
         "softmax_vs_formula": float(np.abs(soft.W.grad - X10.T @ error / STEP_ROWS).max()),
+        "linear_grad": lin.W.grad.copy(), "softmax_grad": soft.W.grad.copy(),
         "linear_ops": [s.op for s in lin_trace], "softmax_ops": [s.op for s in soft_trace],
         "files": [Path(f) for f in files],
     }
