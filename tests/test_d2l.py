@@ -358,3 +358,12 @@ def test_bad_regularisation_settings_are_refused(argv, status, message, tmp_path
     else:
         assert main(["train", *argv, "--out", str(tmp_path)]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_a_diverging_linear_run_exits_1_with_strict_json(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["train", "--model", "linear", "--lr", "50", "--out", str(out)]) == 1
+    assert "training diverged" in capsys.readouterr().err
+    text = (out / "metrics.json").read_text(encoding="utf-8")
+    metrics = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
+    assert metrics["diverged"] is True and metrics["w"] is None and metrics["b"] is None
