@@ -71,7 +71,13 @@ def squared_loss(pred: Tensor, target: Any) -> Tensor:
     """
     pred = _prediction(pred, "squared_loss", "pred")
     target = _same_shape_target(pred, target, "squared_loss")
-    return (((pred - target) ** 2).mean() * 0.5).named("L")
+    error = pred - target
+    square = error ** 2
+    mean = square.mean()
+    if pred.name and target.name:  # the trace reads ∂L/∂(o − y), not ∂L/∂t1
+        error.name = f"({pred.name} − {target.name})"
+        square.name, mean.name = f"{error.name}²", f"mean {error.name}²"
+    return (mean * 0.5).named("L")
 
 
 def l2_penalty(params: Any, lam: float) -> Tensor:
