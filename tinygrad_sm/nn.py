@@ -14,7 +14,7 @@ from .tensor import Tensor
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """σ(x) = 1 / (1 + exp(−x)) elementwise, one op (its rule: ∂L/∂x = ∂L/∂σ ⊙ σ ⊙ (1 − σ))."""
+    """σ(x) = 1 / (1 + exp(−x)) elementwise, one op; its rule: ∂L/∂x = ∂L/∂σ ⊙ σ ⊙ (1 − σ)."""
     return Tensor._apply(ops.Sigmoid(), x)
 
 
@@ -141,7 +141,8 @@ INITS = ("normal", "xavier")
 class Linear(Module):
     """o = xW + b with W of shape (in_features, out_features) and b = 0 (bias=False: o = xW).
 
-    init: "normal" draws W ~ N(0, 0.01²); "xavier" from U(−a, a), a = √(6/(in + out)) (d2l §4.8).
+    init: "normal" draws W ~ N(0, 0.01²); "xavier" from U(−a, a), a = √(6/(in + out)), as in
+    d2l §4.8 (nn.init.xavier_uniform_).
     seed: an int, or a numpy Generator shared by several layers (each draws its W in turn).
     suffix numbers the names: W1, b1, output o1 (Sequential sets it).
     """
@@ -254,7 +255,8 @@ class Dropout(Module):
             return x
         mask = (self.rng.random(x.shape) >= self.p).astype(x.dtype)
         self.last_mask = mask
-        masked = Tensor._apply(ops.Dropout(self.p), x, Tensor(mask, name=f"{self._prefix}mask{self.suffix}"))
+        named_mask = Tensor(mask, name=f"{self._prefix}mask{self.suffix}")
+        masked = Tensor._apply(ops.Dropout(self.p), x, named_mask)
         return masked.named(f"{self._prefix}D{self.suffix}")
 
 

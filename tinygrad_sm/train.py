@@ -1,6 +1,7 @@
-"""Training softmax regression or a one-hidden-layer MLP (dropout optional) by minibatch SGD: the library code a
-learner reads (the data sets, the model, the epoch loop, evaluation, one step drawn). The
-`tinygrad-sm train` command around it (settings, report, files) is train_command.py.
+"""Training softmax regression or a one-hidden-layer MLP (dropout optional) by minibatch SGD:
+the library code a learner reads (the data sets, the model, the epoch loop, evaluation, one step
+drawn). The `tinygrad-sm train` command around it (settings, report, files) is train_command.py;
+linear regression on synthetic data is regression.py (and linear_command.py).
 
 The training loop (`train_epoch`) is the engine's fast path: ops build the graph, `backward()`
 runs without a trace, SGD gives each parameter a new array p − lr·∂L/∂p (not an in-place
