@@ -293,12 +293,12 @@ def test_subcommands_call_plain_functions(monkeypatch, tmp_path):
     assert main(["train", "--model", "mlp", "--hidden", "64", "--lang", "zh"]) == 7
     assert calls == [{"data": "mnist", "data_dir": "d", "epochs": None, "lr": 0.5,
                       "batch_size": None, "seed": 0, "out": "o", "model_name": "softmax",
-                      "hidden": 256, "lang": "en"},
+                      "hidden": 256, "lang": "en", "weight_decay": 0.0, "dropout": 0.0},
                      {"seed": 3, "pause": False, "html": str(tmp_path / "s.html"), "lang": "en"},
                      {"name": "d7_write_your_own_op", "out": None, "quick": True, "lang": "en"},
                      {"data": "digits", "data_dir": None, "epochs": None, "lr": None,
                       "batch_size": None, "seed": 0, "out": "out", "model_name": "mlp",
-                      "hidden": 64, "lang": "zh"}]
+                      "hidden": 64, "lang": "zh", "weight_decay": 0.0, "dropout": 0.0}]
     monkeypatch.setenv("TINYGRAD_SM_LANG", "zh_CN.UTF-8")  # the default when --lang is not given
     assert main(["step", "--no-pause"]) == 5 and calls[-1]["lang"] == "zh"
     assert main(["step", "--no-pause", "--lang", "en"]) == 5 and calls[-1]["lang"] == "en"

@@ -12,7 +12,8 @@ from tinygrad_sm.cli import main
 from tinygrad_sm.demo import list_demos
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_FILES = sorted(p.stem for p in (ROOT / "demos").glob("*.py") if not p.name.startswith("_"))
+DEMO_FILES = sorted((p.stem for p in (ROOT / "demos").glob("*.py") if not p.name.startswith("_")),
+                    key=lambda stem: (int(stem[1:stem.index("_")]), stem))  # d2 before d10
 
 
 def test_the_list_has_every_demo_with_its_line(capsys):

@@ -174,7 +174,7 @@ def test_command_with_defaults_end_to_end(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["settings"] == {"data": "digits", "data_dir": None, "model": "softmax",
                                    "hidden": None, "epochs": 60, "lr": 1.0, "batch_size": 32,
-                                   "seed": 0}
+                                   "seed": 0, "weight_decay": 0.0, "dropout": None}
     assert metrics["data"] == {"train_size": 1438, "test_size": 359, "num_features": 64,
                                "num_classes": 10}
     for key in ("train_loss", "train_accuracy", "test_accuracy", "seconds_per_epoch"):

@@ -36,8 +36,8 @@ def setting(name: str) -> Callable[[str], Any]:
 def add_train(sub: Any) -> argparse.ArgumentParser:
     from .train import DATASETS, MODELS  # numpy and the engine load inside main
 
-    about = ("train softmax regression or an MLP (digits, Fashion-MNIST or MNIST) and write "
-             "metrics and figures")
+    about = ("train softmax regression or an MLP (digits, Fashion-MNIST or MNIST), or linear "
+             "regression on synthetic data, and write metrics and figures")
     parser = sub.add_parser("train", help=about, description=about)
 
     def default(attr: str) -> str:
@@ -46,7 +46,8 @@ def add_train(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--data", choices=list(DATASETS), default="digits",
                         help="data set (default: digits, bundled)")
     parser.add_argument("--model", choices=MODELS, default="softmax",
-                        help="softmax regression, or an MLP with one ReLU hidden layer "
+                        help="softmax regression, an MLP with one ReLU hidden layer, or linear "
+                             "regression on d2l §3.2's synthetic data (lr 0.03, batch 10, 3 epochs) "
                              "(default: softmax)")
     parser.add_argument("--hidden", type=setting("hidden"), metavar="H", default=256,
                         help="hidden units of the MLP (default: 256)")
@@ -61,6 +62,11 @@ def add_train(sub: Any) -> argparse.ArgumentParser:
                         help=f"minibatch size (default: {default('batch_size')})")
     parser.add_argument("--seed", type=setting("seed"), metavar="S", default=0,
                         help="seed of the initial weights and the batch order (default: 0)")
+    parser.add_argument("--weight-decay", type=setting("weight_decay"), metavar="λ", default=0.0,
+                        help="weight decay: SGD adds λW to each weight's gradient (default: 0)")
+    parser.add_argument("--dropout", type=setting("dropout"), metavar="P", default=0.0,
+                        help="mlp: drop each hidden unit with probability P while training "
+                             "(default: 0)")
     parser.add_argument("--out", type=setting("out"), metavar="DIR", default="out",
                         help="folder for metrics.json and the figures (default: ./out)")
     return parser
@@ -71,7 +77,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     return train_command(data=args.data, data_dir=args.data_dir, epochs=args.epochs, lr=args.lr,
                          batch_size=args.batch_size, seed=args.seed, out=args.out,
-                         model_name=args.model, hidden=args.hidden, lang=args.lang)
+                         model_name=args.model, hidden=args.hidden, lang=args.lang,
+                         weight_decay=args.weight_decay, dropout=args.dropout)
 
 
 # ---- step ----

@@ -1,4 +1,5 @@
-"""Data: the bundled 8×8 digits, an IDX reader for (Fashion-)MNIST, and shuffled minibatches.
+"""Data: the bundled 8×8 digits, an IDX reader for (Fashion-)MNIST, shuffled minibatches and
+synthetic linear-regression data (d2l §3.2).
 
 Every loader returns a `Split(X_train, y_train, X_test, y_test)`: X is float32 of shape
 (n, pixels) scaled to [0, 1], y is int64 class indices of shape (n,).
@@ -17,7 +18,7 @@ import sys
 import zlib
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO, Iterator, NamedTuple
+from typing import Any, BinaryIO, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -338,3 +339,23 @@ def _batches(X: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Gener
     else:
         for start in range(0, n, batch_size):
             yield X[start:start + batch_size], y[start:start + batch_size]
+
+
+# ---- synthetic regression data (d2l §3.2) ----
+
+def synthetic_regression(w: Sequence[float] = (2.0, -3.4), b: float = 4.2, noise: float = 0.01,
+                         n: int = 1000, seed: int | np.random.Generator | None = 0,
+                         dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) as in Dive into Deep Learning §3.2: X ~ N(0, 1) of shape (n, len(w)) and
+    y = Xw + b + ε with ε ~ N(0, noise²), of shape (n, 1) (a column, as the model's output)."""
+    w_true = np.asarray(w, dtype=np.float64)
+    if w_true.ndim != 1 or w_true.size == 0:
+        raise ValueError(f"synthetic_regression: w must be a non-empty list of numbers, got {w!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"synthetic_regression: n must be a whole number ≥ 1, got {n!r}")
+    if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"synthetic_regression: noise must be a number ≥ 0, got {noise!r}")
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0.0, 1.0, size=(n, w_true.size))
+    y = X @ w_true + float(b) + rng.normal(0.0, noise, size=n)
+    return X.astype(dtype), y.reshape(-1, 1).astype(dtype)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import itertools
 import sys
 from pathlib import Path
 
@@ -26,12 +27,19 @@ def demo_folder() -> Path:
     raise FileNotFoundError("the demos were not found in " + " or ".join(map(str, FOLDERS)))
 
 
+def teaching_order(path: Path) -> tuple[int, str]:
+    """d2 before d10: the number after the d, then the name."""
+    digits = "".join(itertools.takewhile(str.isdigit, path.stem[1:]))
+    return (int(digits) if digits else 0, path.stem)
+
+
 def list_demos(lang: str | Messages | None = None) -> dict[str, str]:
-    """Each demo's name and what it shows, read without importing it: in English the first line
-    of its docstring, in another language the catalogue's "demo.NAME.summary"."""
+    """Each demo's name and what it shows, in teaching order (d1 … d13), read without importing
+    it: in English the first line of its docstring, in another language the catalogue's
+    "demo.NAME.summary"."""
     t = messages(lang)
     found = {}
-    for path in sorted(demo_folder().glob("*.py")):
+    for path in sorted(demo_folder().glob("*.py"), key=teaching_order):
         if path.name.startswith("_"):
             continue
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""

@@ -1,73 +1,26 @@
-"""Losses, layers (Module, Linear, ReLU, Sequential) and the softmax-regression model."""
+"""Layers (Module, Linear, ReLU, Sigmoid, Tanh, Dropout, Sequential), the activations and the
+softmax-regression model. The losses and the L2 penalty (losses.py) are here too, as
+`nn.cross_entropy`, `nn.squared_loss`, `nn.l2_penalty`; initialisers are `nn.init` (init.py)."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from . import ops
-from .errors import ShapeError
+from . import init, ops
+from .init import xavier_uniform_ as _xavier_uniform_
+from .losses import cross_entropy, l2_penalty, mse_loss, one_hot, squared_loss  # noqa: F401
 from .tensor import Tensor
 
 
-def _as_target(target: Any) -> Tensor:
-    """Wrap numpy or list targets; class indices keep their integer dtype."""
-    if isinstance(target, Tensor):
-        return target
-    array = np.asarray(target)
-    return Tensor(array if array.dtype.kind in "iu" else target, name="y")
+def sigmoid(x: Tensor) -> Tensor:
+    """σ(x) = 1 / (1 + exp(−x)) elementwise, one op; its rule: ∂L/∂x = ∂L/∂σ ⊙ σ ⊙ (1 − σ)."""
+    return Tensor._apply(ops.Sigmoid(), x)
 
 
-def _prediction(value: Any, who: str, argument: str) -> Tensor:
-    """The prediction a loss is taken of: a Tensor, else a TypeError naming loss and argument.
-
-    An array is refused rather than wrapped: a loss of constants has no gradient to learn from,
-    so a plain array here is almost always a model output lost on the way (`out.data`).
-    """
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{who}: {argument} must be a Tensor (the model's output), got "
-                        f"{type(value).__name__}; wrap constants with Tensor(...)")
-    return value
-
-
-def cross_entropy(logits: Tensor, target: Any) -> Tensor:
-    """Mean over the batch of −Σ y log softmax(logits), fused and stable.
-
-    logits: a Tensor (an array is a TypeError: it would have no gradient). target: class indices
-    (numpy ints or an integer Tensor, shape (n,)) or a probability matrix of the logits' shape. The gradient with respect to the logits is (ŷ − y)/n.
-    """
-    logits = _prediction(logits, "cross_entropy", "logits")
-    return Tensor._apply(ops.CrossEntropy(), logits, _as_target(target))
-
-
-def mse_loss(pred: Tensor, target: Any) -> Tensor:
-    """Mean of the squared error (pred − target)²; composed from sub, pow and mean.
-
-    pred and target must have the same shape: an (n, 1) prediction against an (n,) target would
-    otherwise broadcast to an (n, n) comparison, a wrong number without a word.
-    """
-    pred = _prediction(pred, "mse_loss", "pred")
-    if not isinstance(target, Tensor):  # arrays and lists take the prediction's float dtype
-        target = Tensor(target, dtype=pred.dtype if pred.dtype.kind == "f" else None)
-    if target.shape != pred.shape:
-        raise ShapeError(f"mse_loss: prediction of shape {pred.shape} and target of shape "
-                         f"{target.shape} differ; reshape one of them (no broadcasting here)")
-    return ((pred - target) ** 2).mean().named("L")
-
-
-def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarray:
-    """Rows of the identity: one_hot([2, 0], 3) is [[0, 0, 1], [1, 0, 0]]."""
-    labels = np.asarray(labels)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
-            or num_classes < 1:
-        raise ValueError(f"one_hot: num_classes must be a positive int, got {num_classes!r}")
-    if labels.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: labels must be integer class indices, got dtype "
-                        f"{labels.dtype} (values such as {labels.ravel()[:3].tolist()})")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), "
-                         f"got values from {labels.min()} to {labels.max()}")
-    return np.eye(num_classes, dtype=dtype)[labels]
+def tanh(x: Tensor) -> Tensor:
+    """tanh(x) elementwise, one op (its rule: ∂L/∂x = ∂L/∂out ⊙ (1 − out²))."""
+    return Tensor._apply(ops.Tanh(), x)
 
 
 class Module:
@@ -155,21 +108,59 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    training = True  # train mode (dropout drops units); eval() switches it off, as in PyTorch
+
+    def modules(self) -> list[Module]:
+        """This module and every module inside it (in lists too), each once, depth first."""
+        found: dict[int, Module] = {}
+        todo: list[Any] = [self]
+        while todo:
+            value = todo.pop(0)
+            if isinstance(value, Module) and id(value) not in found:
+                found[id(value)] = value
+                todo[:0] = list(vars(value).values())
+            elif isinstance(value, (list, tuple)):
+                todo[:0] = list(value)
+        return list(found.values())
+
+    def train(self, mode: bool = True) -> Module:
+        """Train mode (mode=True) or evaluation mode, for this module and all inside it; returns
+        self. Only Dropout behaves differently: in eval mode it is the identity."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: train(False)."""
+        return self.train(False)
+
+
+INITS = ("normal", "xavier")
+
 
 class Linear(Module):
-    """o = xW + b with W ~ N(0, 0.01²) of shape (in_features, out_features) and b = 0.
+    """o = xW + b with W of shape (in_features, out_features) and b = 0 (bias=False: o = xW).
 
+    init: "normal" draws W ~ N(0, 0.01²); "xavier" from U(−a, a), a = √(6/(in + out)), as in
+    d2l §4.8 (nn.init.xavier_uniform_).
     seed: an int, or a numpy Generator shared by several layers (each draws its W in turn).
     suffix numbers the names: W1, b1, output o1 (Sequential sets it).
     """
 
     def __init__(self, in_features: int, out_features: int,
                  seed: int | np.random.Generator | None = 0, dtype: Any = np.float32,
-                 suffix: str = ""):
+                 suffix: str = "", bias: bool = True, init: str = "normal"):
+        if init not in INITS:
+            raise ValueError(f"Linear: init must be one of {', '.join(INITS)}, got {init!r}")
         rng = np.random.default_rng(seed)
-        self.W = Tensor(rng.normal(0.0, 0.01, size=(in_features, out_features)).astype(dtype),
-                        requires_grad=True, name="W")
-        self.b = Tensor(np.zeros(out_features, dtype=dtype), requires_grad=True, name="b")
+        self.W = Tensor(np.zeros((in_features, out_features), dtype=dtype), requires_grad=True,
+                        name="W")
+        if init == "xavier":
+            _xavier_uniform_(self.W, seed=rng)
+        else:
+            self.W.data = rng.normal(0.0, 0.01, size=(in_features, out_features)).astype(dtype)
+        self.b = (Tensor(np.zeros(out_features, dtype=dtype), requires_grad=True, name="b")
+                  if bias else None)
         self.number(suffix)
 
     def number(self, suffix: str) -> None:
@@ -179,7 +170,9 @@ class Linear(Module):
 
     def _name_own(self, prefix: str) -> None:
         if "suffix" in vars(self):  # not before number() (W and b are assigned first)
-            self.W.name, self.b.name = f"{prefix}W{self.suffix}", f"{prefix}b{self.suffix}"
+            self.W.name = f"{prefix}W{self.suffix}"
+            if self.b is not None:
+                self.b.name = f"{prefix}b{self.suffix}"
 
     def forward(self, x: Tensor) -> Tensor:
         shape, features = x.shape, self.W.shape[0]
@@ -189,7 +182,7 @@ class Linear(Module):
         product = x @ self.W
         between = "·" if self._prefix else ""  # XW, XW1, H1W2; X·l1.W, l1.o·l2.W when nested
         product.name = f"{x.name or 'X'}{between}{self.W.name}"
-        out = product + self.b
+        out = product if self.b is None else product + self.b
         out.name = f"{self._prefix}o{self.suffix}"
         return out
 
@@ -205,6 +198,66 @@ class ReLU(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.relu().named(f"{self._prefix}H{self.suffix}")
+
+
+class _Activation(Module):
+    """An elementwise activation; its output is named H (H1 after the first layer of a
+    Sequential), as ReLU's."""
+
+    def __init__(self, suffix: str = ""):
+        self.suffix = suffix
+
+    def number(self, suffix: str) -> None:
+        self.suffix = suffix
+
+    def apply(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.apply(x).named(f"{self._prefix}H{self.suffix}")
+
+
+class Sigmoid(_Activation):
+    """σ(x) = 1 / (1 + exp(−x)) elementwise (the sigmoid op)."""
+
+    def apply(self, x: Tensor) -> Tensor:
+        return sigmoid(x)
+
+
+class Tanh(_Activation):
+    """tanh(x) elementwise (the tanh op)."""
+
+    def apply(self, x: Tensor) -> Tensor:
+        return tanh(x)
+
+
+class Dropout(Module):
+    """Inverted dropout (d2l §4.6): in train mode each unit is zeroed with probability p and the
+    kept ones are scaled by 1/(1 − p); in eval mode (`model.eval()`) it is the identity.
+
+    The mask is a tensor of its own, named mask (mask1 after the first layer of a Sequential), an
+    input of the dropout op: the trace and the diagram show it. seed: an int or a Generator; each
+    call draws a new mask from it. The output is named D (D1 ...).
+    """
+
+    def __init__(self, p: float = 0.5, seed: int | np.random.Generator | None = 0,
+                 suffix: str = ""):
+        ops.Dropout(p)  # the op checks p: a number in [0, 1)
+        self.p, self.suffix = float(p), suffix
+        self.rng = np.random.default_rng(seed)
+        self.last_mask: np.ndarray | None = None
+
+    def number(self, suffix: str) -> None:
+        self.suffix = suffix
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0:
+            return x
+        mask = (self.rng.random(x.shape) >= self.p).astype(x.dtype)
+        self.last_mask = mask
+        named_mask = Tensor(mask, name=f"{self._prefix}mask{self.suffix}")
+        masked = Tensor._apply(ops.Dropout(self.p), x, named_mask)
+        return masked.named(f"{self._prefix}D{self.suffix}")
 
 
 class Sequential(Module):
@@ -234,14 +287,19 @@ class Sequential(Module):
 
 
 def mlp(num_inputs: int, num_hidden: int, num_classes: int, seed: int | None = 0,
-        dtype: Any = np.float32) -> Sequential:
+        dtype: Any = np.float32, dropout: float = 0.0) -> Sequential:
     """One hidden layer, as in Dive into Deep Learning §4.2: o2 = ReLU(XW1 + b1)W2 + b2.
 
     W1 then W2 are drawn from one generator seeded with `seed` (N(0, 0.01²)); biases are 0.
+    dropout=p > 0 puts Dropout(p) after the ReLU (§4.6; its masks drawn from the same generator):
+    o2 = D1 W2 + b2 with D1 = H1 ⊙ mask1 / (1 − p) in train mode, D1 = H1 in eval mode.
     """
     rng = np.random.default_rng(seed)
-    return Sequential(Linear(num_inputs, num_hidden, seed=rng, dtype=dtype), ReLU(),
-                      Linear(num_hidden, num_classes, seed=rng, dtype=dtype))
+    layers: list[Module] = [Linear(num_inputs, num_hidden, seed=rng, dtype=dtype), ReLU()]
+    second = Linear(num_hidden, num_classes, seed=rng, dtype=dtype)
+    if dropout:
+        layers.append(Dropout(dropout, seed=rng))
+    return Sequential(*layers, second)
 
 
 class SoftmaxRegression(Linear):

@@ -306,6 +306,70 @@ class ReLU(Op):
         return (g * positive,)
 
 
+
+class Sigmoid(Op):
+    """σ(a) = 1 / (1 + exp(−a)); backward reads the output it saved: σ′ = σ(1 − σ)."""
+    name, formula = "sigmoid", "{out} = 1 / (1 + exp(−{a}))"
+    rules = ("∂L/∂{a} = ∂L/∂{out} ⊙ {out} ⊙ (1 − {out})",)
+
+    def forward(self, a):
+        # exp of −|a| only: no overflow for large negative a (exp(1000) would be inf)
+        e = np.exp(-np.abs(a))
+        out = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
+        self.save(out)
+        return out
+
+    def backward(self, g, needs):
+        (out,) = self.saved
+        return (g * out * (1 - out),)
+
+
+class Tanh(Op):
+    """tanh(a); its derivative 1 − tanh², from the saved output."""
+    name, formula = "tanh", "{out} = tanh({a})"
+    rules = ("∂L/∂{a} = ∂L/∂{out} ⊙ (1 − {out}²)",)
+
+    def forward(self, a):
+        out = np.tanh(a)
+        self.save(out)
+        return out
+
+    def backward(self, g, needs):
+        (out,) = self.saved
+        return (g * (1 - out * out),)
+
+
+class Dropout(Op):
+    """Inverted dropout (d2l §4.6): out = a ⊙ mask / (1 − p), mask of 0s and 1s an input of its
+    own, so the trace and the diagram show which units were dropped; a dropped unit's gradient
+    is 0, a kept one's is scaled by 1/(1 − p)."""
+    name, formula = "dropout", "{out} = {a} ⊙ {mask} / (1 − p)"
+    rules = ("∂L/∂{a} = ∂L/∂{out} ⊙ {mask} / (1 − p)", "∂L/∂{mask} = ∂L/∂{out} ⊙ {a} / (1 − p)")
+
+    def __init__(self, p: float):
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p < 1:
+            raise ValueError(f"dropout: p must be a number in [0, 1), got {p!r}")
+        self.p = float(p)
+
+    def params(self):
+        return f"p={self.p:g}"
+
+    def rule_terms(self):
+        return {"p": self.p}
+
+    def forward(self, a, mask):
+        if mask.shape != a.shape:
+            raise ValueError(f"the mask's shape {mask.shape} differs from the input's {a.shape}")
+        scale = 1.0 / (1.0 - self.p)
+        self.save(a, mask)
+        return (a * mask * scale).astype(a.dtype, copy=False)
+
+    def backward(self, g, needs):
+        a, mask = self.saved
+        scale = 1.0 / (1.0 - self.p)
+        return ((g * mask * scale if needs[0] else None), (g * a * scale if needs[1] else None))
+
+
 # ---- matmul ----
 
 class MatMul(Op):

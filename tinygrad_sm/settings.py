@@ -37,6 +37,10 @@ SETTINGS = {
     "seed": _whole(0, "0 or more"),  # numpy's seeds
     "lr": Setting(float, (int, float), "a number", lambda v: math.isfinite(v) and v > 0,
                   "a positive finite number"),
+    "weight_decay": Setting(float, (int, float), "a number", lambda v: math.isfinite(v) and v >= 0,
+                            "0 or more (and finite)"),
+    "dropout": Setting(float, (int, float), "a number", lambda v: 0 <= v < 1,
+                       "at least 0 and less than 1"),
     "out": _name("a folder's name (. for the current folder)"),
     "html": _name("a file's name"),
 }

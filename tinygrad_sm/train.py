@@ -1,6 +1,7 @@
-"""Training softmax regression or a one-hidden-layer MLP by minibatch SGD: the library code a
-learner reads (the data sets, the model, the epoch loop, evaluation, one step drawn). The
-`tinygrad-sm train` command around it (settings, report, files) is train_command.py.
+"""Training softmax regression or a one-hidden-layer MLP (dropout optional) by minibatch SGD:
+the library code a learner reads (the data sets, the model, the epoch loop, evaluation, one step
+drawn). The `tinygrad-sm train` command around it (settings, report, files) is train_command.py;
+linear regression on synthetic data is regression.py (and linear_command.py).
 
 The training loop (`train_epoch`) is the engine's fast path: ops build the graph, `backward()`
 runs without a trace, SGD gives each parameter a new array p − lr·∂L/∂p (not an in-place
@@ -27,7 +28,7 @@ from .optim import SGD
 from .tensor import Tensor
 
 DIGIT_NAMES = tuple(str(k) for k in range(10))
-MODELS = ("softmax", "mlp")
+MODELS = ("softmax", "mlp", "linear")  # linear: regression on synthetic data (regression.py)
 
 
 @dataclass(frozen=True)
@@ -87,16 +88,19 @@ class Diverged(FloatingPointError):
 
 
 def build_model(name: str, num_inputs: int, num_classes: int, hidden: int = 256,
-                seed: int | None = 0) -> nn.Module:
-    """softmax: O = XW + b. mlp: O = ReLU(XW1 + b1)W2 + b2 (Dive into Deep Learning §4.2).
+                seed: int | None = 0, dropout: float = 0.0) -> nn.Module:
+    """softmax: O = XW + b. mlp: O = ReLU(XW1 + b1)W2 + b2 (Dive into Deep Learning §4.2), with
+    dropout after the ReLU when dropout > 0 (§4.6).
 
-    Weights N(0, 0.01²) drawn from `seed`, biases 0.
+    Weights N(0, 0.01²) drawn from `seed`, biases 0. (linear regression: regression.py.)
     """
     if name == "softmax":
+        if dropout:
+            raise ValueError("dropout needs a hidden layer: use it with the mlp model")
         return nn.SoftmaxRegression(num_inputs, num_classes, seed=seed)
     if name == "mlp":
-        return nn.mlp(num_inputs, hidden, num_classes, seed=seed)
-    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+        return nn.mlp(num_inputs, hidden, num_classes, seed=seed, dropout=dropout)
+    raise ValueError(f"unknown model {name!r}; choose one of softmax, mlp (linear: regression.py)")
 
 
 def train_epoch(model: nn.Module, optimizer: SGD, X: np.ndarray, y: np.ndarray,
@@ -131,9 +135,15 @@ def train_epoch(model: nn.Module, optimizer: SGD, X: np.ndarray, y: np.ndarray,
 
 
 def predict(model: nn.Module, X: np.ndarray) -> np.ndarray:
-    """Predicted class of each row of X (int64), without building a graph."""
-    with no_grad():
-        return model(Tensor(X, name="X")).data.argmax(axis=1)
+    """Predicted class of each row of X (int64), without building a graph, in eval mode (no
+    dropout); the model's mode is put back afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            return model(Tensor(X, name="X")).data.argmax(axis=1)
+    finally:
+        model.train(was_training)
 
 
 def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
@@ -160,8 +170,8 @@ def fit(split: Split, epochs: int, lr: float, batch_size: int, seed: int = 0,
         on_epoch_start: Callable[[int, int], Callable[[], None] | None] | None = None,
         on_epoch_end: Callable[[int, History], None] | None = None,
         model: nn.Module | None = None, history: History | None = None,
-        model_name: str = "softmax", hidden: int = 256,
-        ) -> tuple[nn.Module, History]:
+        model_name: str = "softmax", hidden: int = 256, weight_decay: float = 0.0,
+        dropout: float = 0.0) -> tuple[nn.Module, History]:
     """Train `model`, or a fresh one (`build_model(model_name)`; initialised and shuffled from
     `seed`), on split.
 
@@ -171,11 +181,13 @@ def fit(split: Split, epochs: int, lr: float, batch_size: int, seed: int = 0,
 
     on_epoch_start(epoch, batches) may return a per-batch callback (a progress bar);
     on_epoch_end(epoch, history) sees the history so far (to print a line).
+    weight_decay=λ adds λW to each weight matrix's gradient (not the biases', as d2l §4.5).
     """
     if model is None:
         model = build_model(model_name, split.num_features, num_classes or split.num_classes,
-                            hidden, seed)
-    optimizer = SGD(model.parameters(), lr=lr)
+                            hidden, seed, dropout)
+    weights = [p for p in model.parameters() if p.ndim == 2]
+    optimizer = SGD(model.parameters(), lr=lr, weight_decay=weight_decay, decayed=weights)
     rng = np.random.default_rng(seed)
     history = History() if history is None else history
     batches = math.ceil(len(split.y_train) / batch_size)
@@ -207,7 +219,7 @@ def one_per_class(y: np.ndarray, num_classes: int) -> np.ndarray:
 
 def first_layer_gradient(model: nn.Module, split: Split, rows: int = 256) -> np.ndarray:
     """∂L/∂W1 of the trained model on the first `rows` training examples (the model is copied)."""
-    probe = copy.deepcopy(model)
+    probe = copy.deepcopy(model).eval()  # the trained network, without dropout
     probe.zero_grad()
     nn.cross_entropy(probe(Tensor(split.X_train[:rows], name="X")), split.y_train[:rows]).backward()
     return probe.named_parameters()["W1"].grad

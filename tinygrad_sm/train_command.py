@@ -66,8 +66,13 @@ def _no_memory(error: MemoryError, model_name: str, hidden: int, t: Messages) ->
 def train_command(data: str = "digits", data_dir: str | None = None, epochs: int | None = None,
                   lr: float | None = None, batch_size: int | None = None, seed: int = 0,
                   out: str | os.PathLike = "out", model_name: str = "softmax",
-                  hidden: int = 256, lang: str | None = None) -> int:
+                  hidden: int = 256, lang: str | None = None, weight_decay: float = 0.0,
+                  dropout: float = 0.0) -> int:
     """`tinygrad-sm train`: load the data, train, write metrics.json and the figures to `out`.
+
+    weight_decay=λ: SGD adds λW to each weight's gradient (d2l §4.5). dropout=p (mlp only):
+    dropout after the hidden layer while training (§4.6). model_name "linear": d2l §3.2's
+    linear regression on synthetic data (linear_command.py; data and data_dir are not used).
 
     lang: the language of its messages and figures, "zh" or "en" (default: $TINYGRAD_SM_LANG,
     else English); metrics.json is the same in every language.
@@ -82,6 +87,19 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
         return _fail(t("train.unknown_data", name=data, choices=", ".join(DATASETS)), t=t)
     if model_name not in MODELS:
         return _fail(t("train.unknown_model", name=model_name, choices=", ".join(MODELS)), t=t)
+    for name, value in (("weight_decay", weight_decay), ("dropout", dropout)):
+        settings.check(name, value, "train_command")
+    if dropout and model_name != "mlp":
+        return _fail(t("train.dropout_needs_mlp"), t=t)
+    if model_name == "linear":
+        from .linear_command import linear_command
+
+        for name, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr)):
+            if value is not None:
+                settings.check(name, value, "train_command")
+        for name, value in (("seed", seed), ("out", out)):
+            settings.check(name, value, "train_command")
+        return linear_command(epochs, lr, batch_size, seed, Path(out), weight_decay, t)
     spec = DATASETS[data]
     epochs = spec.epochs if epochs is None else epochs
     lr = spec.lr if lr is None else lr
@@ -91,7 +109,8 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
         settings.check(name, value, "train_command")
     run = {"data": data, "data_dir": data_dir, "model": model_name,
            "hidden": hidden if model_name == "mlp" else None, "epochs": epochs, "lr": lr,
-           "batch_size": batch_size, "seed": seed}
+           "batch_size": batch_size, "seed": seed, "weight_decay": weight_decay,
+           "dropout": dropout if model_name == "mlp" else None}
     out = Path(out)
 
     try:
@@ -112,7 +131,7 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
 
     try:
         model = train.build_model(model_name, split.num_features, len(spec.class_names), hidden,
-                                  seed)
+                                  seed, dropout)
     except MemoryError as e:
         return _no_memory(e, model_name, hidden, t)
     console = _console()
@@ -131,9 +150,11 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
                        classes=len(spec.class_names)))
         console.print(t("train.settings", model=described, lr=lr, batch=batch_size, epochs=epochs,
                         seed=seed))
+        if weight_decay or dropout:
+            console.print(t("train.regularised", wd=weight_decay, p=dropout))
         with np.errstate(all="ignore"):  # a diverging run is reported once, below
             _fit_with_progress(console, split, epochs, lr, batch_size, seed, model, history,
-                               position, t)
+                               position, t, weight_decay)
     except MemoryError as e:
         return _no_memory(e, model_name, hidden, t)
     except Diverged as e:
@@ -192,7 +213,8 @@ def train_command(data: str = "digits", data_dir: str | None = None, epochs: int
 
 def _fit_with_progress(console, split: Split, epochs: int, lr: float, batch_size: int, seed: int,
                        model: nn.Module, history: History,
-                       position: dict[str, int], t: Messages | None = None) -> None:
+                       position: dict[str, int], t: Messages | None = None,
+                       weight_decay: float = 0.0) -> None:
     """`fit` with a progress bar per epoch (on a terminal) and one line after each epoch."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from threadpoolctl import threadpool_limits
@@ -222,7 +244,8 @@ def _fit_with_progress(console, split: Split, epochs: int, lr: float, batch_size
         # (benchmarks/bench_epoch.py measures both); a limit in the command, not on import
         with threadpool_limits(limits=1, user_api="blas"):
             train.fit(split, epochs, lr, batch_size, seed, on_epoch_start=on_epoch_start,
-                      on_epoch_end=on_epoch_end, model=model, history=history)
+                      on_epoch_end=on_epoch_end, model=model, history=history,
+                      weight_decay=weight_decay)
 
 
 def _place(position: dict[str, int], epochs: int, t: Messages | None = None) -> str:
@@ -286,7 +309,8 @@ def _make_figures(stage: files.Staging, metrics: dict, model: nn.Module, history
     if metrics["interrupted"]:
         return written, None
     # one step on one training example per class, from the same starting weights as the run
-    start_model = train.build_model(model_name, split.num_features, num_classes, hidden, seed)
+    start_model = train.build_model(model_name, split.num_features, num_classes, hidden, seed,
+                                    metrics["settings"]["dropout"] or 0.0)
     batch = train.one_per_class(split.y_train, num_classes)
     try:
         train.write_step_diagrams(start_model, split.X_train[batch], split.y_train[batch],
