@@ -4,7 +4,8 @@ One diverging colour map centred at 0 (blue negative, white 0, red positive) on 
 scale: the bound is max |a| unless given, so sign and size read at a glance. NaN and ±inf get
 their own colour (MARKED, a green the map never uses) and are counted in the text.
 Arrays of any rank are shown as a 2-D view: a scalar as 1 × 1, a vector as one row, and
-(a, b, ..., z) as (a·b·..., z). Matplotlib (the colour map) and Pillow (PNG) load lazily.
+(a, b, ..., z) as (a·b·..., z). Pillow (PNG) loads lazily. A big array is read in
+pieces (CHUNK): a picture of it never copies it whole.
 """
 from __future__ import annotations
 
@@ -21,16 +22,23 @@ from .formatting import format_number
 from .i18n import Messages, messages, min_max, shape_text
 
 MARKED = (0, 200, 83)   # NaN / inf
-CMAP = "RdBu_r"
+CMAP = "RdBu_r"         # matplotlib's name for the map; a test checks _table() against it
+# ColorBrewer's RdBu in 11 classes, blue end first (RdBu_r), as matplotlib defines it: the
+# 256 colours are linear between these, so no picture waits a second for matplotlib's import
+_ANCHORS = ((5, 48, 97), (33, 102, 172), (67, 147, 195), (146, 197, 222), (209, 229, 240),
+            (247, 247, 247), (253, 219, 199), (244, 165, 130), (214, 96, 77), (178, 24, 43),
+            (103, 0, 31))
 _lut: np.ndarray | None = None
 
 
 def _table() -> np.ndarray:
-    """The colour map as 256 RGB rows (loaded once, on first use)."""
+    """The colour map as 256 RGB rows (made once, on first use)."""
     global _lut
     if _lut is None:
-        from matplotlib import colormaps
-        _lut = (colormaps[CMAP](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+        anchors = np.array(_ANCHORS) / 255
+        at, where = np.linspace(0, 1, len(anchors)), np.linspace(0, 1, 256)
+        rgb = np.stack([np.interp(where, at, anchors[:, k]) for k in range(3)], axis=1)
+        _lut = (rgb * 255).round().astype(np.uint8)
     return _lut
 
 
@@ -43,6 +51,12 @@ def view_2d(a: np.ndarray) -> np.ndarray:
 # A big array is read in pieces of at most this many entries, so a picture of it needs only
 # a piece's worth of temporaries (8 MB of float64), never a float64 or abs() copy of all of it.
 CHUNK = 1 << 20
+
+
+def _column_major(a2: np.ndarray) -> bool:
+    """Whether a2's rows are the far-apart axis in memory (Xᵀ of a batch X): read it as its
+    transpose then, or each piece gathers numbers from all over memory (10× slower)."""
+    return min(a2.shape) > 1 and abs(a2.strides[0]) < abs(a2.strides[1])
 
 
 def _pieces(a2: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -74,7 +88,8 @@ def stats_of(a: np.ndarray) -> Stats:
     a = np.asarray(a)
     low = high = None
     nan = inf = 0
-    for _, _, piece in _pieces(view_2d(a)) if a.size else ():
+    a2 = view_2d(a)
+    for _, _, piece in _pieces(a2.T if _column_major(a2) else a2) if a.size else ():
         lo, hi = piece.min(), piece.max()
         if a.dtype.kind == "f" and not (np.isfinite(lo) and np.isfinite(hi)):
             finite = np.isfinite(piece)
@@ -125,12 +140,15 @@ def downsample(a2: np.ndarray, max_side: int) -> tuple[np.ndarray, tuple[int, in
     fr, fc = (max(1, math.ceil(n / max_side)) for n in a2.shape)
     if fr == fc == 1:
         return a2, (1, 1)
+    if _column_major(a2):
+        means, (fc, fr) = downsample(a2.T, max_side)
+        return means.T, (fr, fc)
     rows, cols = a2.shape
     sums = np.zeros((math.ceil(rows / fr), math.ceil(cols / fc)))
     for r, c, piece in _pieces(a2):
         rs = _starts(r, r + piece.shape[0], fr)
         cs = _starts(c, c + piece.shape[1], fc)
-        part = np.add.reduceat(np.add.reduceat(piece, cs, axis=1, dtype=np.float64), rs, axis=0)
+        part = np.add.reduceat(np.add.reduceat(piece, rs, axis=0, dtype=np.float64), cs, axis=1)
         sums[r // fr: r // fr + len(rs), c // fc: c // fc + len(cs)] += part
     row_sizes = np.diff(np.r_[np.arange(0, rows, fr), rows])
     col_sizes = np.diff(np.r_[np.arange(0, cols, fc), cols])
