@@ -120,9 +120,16 @@ def softmax_regression(trace: BackwardTrace) -> dict | None:
     y_hat = e / e.sum(axis=1, keepdims=True)
     y = np.eye(logits.shape[1])[target] if target.dtype.kind in "iu" else target.astype(np.float64)
     n = logits.shape[0]
-    x_value = np.asarray(matmul.values[0], dtype=np.float64)
     return {"ce": ce.index, "matmul": matmul.index, "W": W, "n": n, "y_hat": y_hat, "y": y,
-            "closed_form": x_value.T @ (y_hat - y) / n}
+            "closed_form": _xt_times(matmul.values[0], y_hat - y) / n}
+
+
+def _xt_times(x: np.ndarray, d: np.ndarray, rows: int = 2048) -> np.ndarray:
+    """xᵀ d in float64, a block of rows at a time: no float64 copy of a whole batch x."""
+    if np.ndim(x) != 2:
+        return np.asarray(x, dtype=np.float64).T @ d
+    return sum((np.asarray(x[i:i + rows], dtype=np.float64).T @ d[i:i + rows]
+                for i in range(0, len(x), rows)), np.zeros((x.shape[1], d.shape[1])))
 
 
 def _check_html(parts: dict, step: int, trace: BackwardTrace, image_shape: tuple[int, int] | None,

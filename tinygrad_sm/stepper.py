@@ -132,5 +132,5 @@ def step_command(seed: int = 0, pause: bool = True, html: str | None = None,
             why = t("stepper.not_writable", what="--html", path=html, reason=e.strerror or e)
             print(f"tinygrad-sm step: {why}", file=sys.stderr)
             return EXIT_ERROR
-        console.print(t("stepper.html_written", path=html))
+        console.print(t("stepper.html_written", path=html), markup=False, soft_wrap=True)  # a path as typed
     return 0

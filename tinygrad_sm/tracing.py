@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -105,8 +106,29 @@ def describe(node: Tensor, labels: dict[int, str]) -> str:
 
 # ---- the record ----
 
-def _copy(a: np.ndarray | None) -> np.ndarray | None:
-    return None if a is None else np.array(a)
+def _own(a: Any) -> np.ndarray:
+    """A copy of a; a broadcast array (stride 0, as a sum's gradient) as a copy of its distinct
+    numbers broadcast again (read-only), not a full-size array: equal entry for entry."""
+    a = np.asarray(a)
+    spread = [s == 0 and n > 1 for s, n in zip(a.strides, a.shape)]
+    if not any(spread):
+        return np.array(a)
+    core = a[tuple(slice(0, 1) if s else slice(None) for s in spread)]
+    return np.broadcast_to(np.array(core), a.shape)
+
+
+def _copy(a: Any, copies: dict[int, tuple[weakref.ref, np.ndarray]] | None = None) -> np.ndarray | None:
+    """The trace's own copy of an engine array, made once per array in a pass: a step's
+    contribution is often its local gradient and the next step's ∂L/∂output (copies: the
+    trace's memo, keyed by id and checked by a weak reference, so a reused id is no match)."""
+    if a is None:
+        return None
+    if copies is not None and id(a) in copies and copies[id(a)][0]() is a:
+        return copies[id(a)][1]
+    copy = _own(a)
+    if copies is not None and isinstance(a, np.ndarray):
+        copies[id(a)] = (weakref.ref(a), copy)
+    return copy
 
 
 @dataclass(eq=False)
@@ -128,8 +150,10 @@ class Step:
     def of(cls, index: int, record: StepRecord, trace: BackwardTrace) -> Step:
         """A step from the engine's record, with its own copies of the numbers: .grad and the
         tensors change after the pass, the trace must not."""
-        return cls(index, record.op, record.output, _copy(record.grad_output), record.inputs,
-                   tuple(map(_copy, record.contributions)), tuple(map(_copy, record.local_grads)),
+        copies = getattr(trace, "_copies", None)
+        own = lambda a: _copy(a, copies)  # noqa: E731
+        return cls(index, record.op, record.output, own(record.grad_output), record.inputs,
+                   tuple(map(own, record.contributions)), tuple(map(own, record.local_grads)),
                    record.summed_axes, tuple(x._data for x in record.inputs),
                    record.output._data, trace)
 
@@ -214,9 +238,11 @@ class BackwardTrace:
         self._labels: dict[int, str] | None = None
         self._order: list[Tensor] | None = None
         self._terms: dict[int, list[tuple[Step, int, np.ndarray]]] | None = None
+        self._copies: dict[int, tuple[weakref.ref, np.ndarray]] = {}  # see _copy
 
     def begin(self, root: Tensor, seed: np.ndarray, order: list[Tensor]) -> None:
         self.root, self.seed = root, seed.copy()
+        self._copies = {}
         self.earlier_grads = {id(t): t.grad.copy() for t in order if t.grad is not None}
 
     def record(self, record: StepRecord) -> None:

@@ -267,7 +267,8 @@ def _picture(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages) ->
     """A big array as coloured cells on its own symmetric scale, and the lines said beside it:
     the bound, exact min/max, NaN/inf, the 2-D view or downsampling when there is one."""
     a = np.asarray(a)
-    bound = pictures.bound_of(a)
+    stats = pictures.stats_of(a)  # one pass, piece by piece: no float64 copy of a big array
+    bound = stats.bound
     found = pictures.as_images(a, image_shape)
     notes = []
     if found is not None:
@@ -281,7 +282,7 @@ def _picture(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages) ->
         rgb = pictures.images_rgb(images, bound)
         notes.insert(0, t(f"diagram.images_{axis}", count=len(images), h=image_shape[0], w=image_shape[1]))
     else:
-        a2 = pictures.view_2d(a.astype(np.float64))
+        a2 = pictures.view_2d(a)
         if a.ndim > 2:
             notes.append(t("picture.view_2d", ndim=a.ndim, shape=shape_text(t, a2.shape)))
         a2, factor = pictures.downsample(a2, MAX_CELLS)
@@ -290,7 +291,7 @@ def _picture(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages) ->
         rgb = pictures.colours(a2, bound)
     width = 360 if found is not None else 260
     cell = max(2, min(10, width // rgb.shape[1], 260 // rgb.shape[0]))
-    lines = [shape_text(t, a.shape), *pictures.describe(a, bound, t)[1:], *notes]
+    lines = [shape_text(t, a.shape), *pictures.describe(a, bound, t, stats)[1:], *notes]
     return _cells(rgb, cell), lines
 
 
