@@ -719,3 +719,22 @@ def test_the_pages_the_command_writes_have_no_english_words(tmp_path, capsys):
     for path in (tmp_path / "step.html", tmp_path / "train" / "backprop.html", tmp_path / "train" / "graph.svg"):
         words = page_words(path)
         assert CJK.search(words) and english_words(words, names) == set(), (path.name, english_words(words, names))
+
+
+def test_gradcheck_says_its_verdict_in_the_learners_language():
+    """The error keeps its parts; English from the catalogue is exactly str() of it."""
+    import sys
+    from tinygrad_sm import GradcheckError, gradcheck
+    sys.path.insert(0, str(DEMOS))  # as tests/test_demos.py imports them
+    d7 = importlib.import_module("d7_write_your_own_op")
+    common = importlib.import_module("_common")
+    x = Tensor(np.array([-3.0, 0.0, 4.0]), requires_grad=True, name="x")
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda t: d7.SigmoidFirstTry.apply(t), x)
+    said = {}
+    for lang in ("en", "zh"):
+        with common.language(lang):
+            said[lang] = d7.gradcheck_said(caught.value)
+    assert said["en"] == str(caught.value)
+    assert said["zh"].startswith("gradcheck：输入 0（'x'），形状 (3,)，元素 (2,)：解析梯度 "), said["zh"]
+    assert english_words(said["zh"], {"gradcheck", "x"}) == set(), said["zh"]
