@@ -659,6 +659,7 @@ def test_train_says_a_missing_data_folder_in_chinese(capsys, tmp_path):
 # types, data set and file names
 OPTION = re.compile(r"(?<![\w-])--?[a-z][\w-]*|\{[\w,-]+\}")
 COMMAND_WORDS = {"COMMAND", "NAME", "DIR", "PATH", "LR", "train", "step", "demo", "digits", "fashion",
+                 "python", "py", "d3_softmax_jacobian",
                  "mnist", "Fashion", "MNIST", "IDX", "metrics", "usr", "share", "datasets", "cache",
                  "tinygrad_sm", "out", "demos", "TINYGRAD_SM_LANG", "cifar"}  # cifar: typed by the test
 
@@ -679,6 +680,12 @@ def test_help_and_argparse_errors_in_chinese(capsys, monkeypatch):
     texts = {" ".join(argv): command_output(capsys, argv) for argv in runs}
     monkeypatch.setenv(i18n.ENV, "zh")  # the setting the other commands follow
     texts["$TINYGRAD_SM_LANG=zh --help"] = command_output(capsys, ["--help"])
+    import sys
+    sys.path.insert(0, str(DEMOS))  # a demo script's own --help: python demos/NAME.py --help
+    script = importlib.import_module("_common")
+    with pytest.raises(SystemExit):
+        script.main("d3_softmax_jacobian", "", lambda *a, **k: {}, lambda r: None, argv=["--help"])
+    texts["demos/d3_softmax_jacobian.py --help"] = capsys.readouterr().out
     for run, text in texts.items():
         assert CJK.search(text), (run, text)
         assert english_words(OPTION.sub(" ", text), COMMAND_WORDS) == set(), (run, text)

@@ -150,14 +150,15 @@ def _font_family(families: str, body: str) -> str:
     return f"{declaration} font-size: calc({size.group(1).strip() if size else '1em'} * 13 / 16);"
 
 
-def _font_family_rules(html_text: str) -> list[str]:
+def _font_family_rules(html_text: str, scope: str = ".tg-stepper svg ") -> list[str]:
     """Each font-family the page uses, again with the embedded face first: the buttons', the
-    diagram's font-family attributes, the page's CSS rules (same selector, later, so they win)."""
+    diagram's font-family attributes, the page's CSS rules (same selector, later, so they win).
+    scope: what the diagram's text elements are inside ("" for an SVG file)."""
     # form controls do not inherit the page's font (browsers give them their own)
     rules = [f'.tg-stepper button, .tg-stepper input, .tg-stepper output {{ '
-             f'font-family: "{FAMILY}", sans-serif; }}']
+             f'font-family: "{FAMILY}", sans-serif; }}'] if scope else []
     for value in sorted(set(re.findall(r'<text[^>]*\bfont-family="([^"]+)"', html_text))):
-        rules.append(f'.tg-stepper svg text[font-family="{value}"] '
+        rules.append(f'{scope}text[font-family="{value}"] '
                      f'{{ font-family: "{FAMILY}", {value}; }}')
     for css in re.findall(r"<style[^>]*>(.*?)</style>", html_text, re.S):
         css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
@@ -168,9 +169,9 @@ def _font_family_rules(html_text: str) -> list[str]:
     return rules
 
 
-def font_style(html_text: str) -> str:
+def font_style(html_text: str, scope: str = ".tg-stepper svg ") -> str:
     """A <style> element embedding the CJK glyphs html_text uses, or "" (no CJK characters,
-    no font found, no fontTools)."""
+    no font found, no fontTools). scope: see _font_family_rules."""
     characters = "".join(cjk_characters(html_text))
     if not characters:
         return ""
@@ -181,7 +182,7 @@ def font_style(html_text: str) -> str:
     data = base64.b64encode(font).decode("ascii")
     face = (f'@font-face {{ font-family: "{FAMILY}"; src: url(data:font/woff;base64,{data}) '
             f'format("woff"); unicode-range: {_unicode_range(covered)}; }}')
-    return "<style>" + "\n".join([face, *_font_family_rules(html_text)]) + "</style>"
+    return "<style>" + "\n".join([face, *_font_family_rules(html_text, scope)]) + "</style>"
 
 
 def with_cjk_font(html_text: str) -> str:
@@ -195,3 +196,15 @@ def with_cjk_font(html_text: str) -> str:
         return style + html_text
     end += len("</style>")
     return html_text[:end] + style + html_text[end:]
+
+
+def svg_with_cjk_font(svg: bytes) -> bytes:
+    """An SVG file (a diagram) with the CJK glyphs its text uses, as a <style> first inside its
+    <svg> element, so it too shows Chinese on any machine; unchanged when there is nothing to
+    embed."""
+    text = svg.decode("utf-8")
+    style = font_style(text, scope="")
+    start = re.search(r"<svg\b[^>]*>", text)
+    if not style or start is None:
+        return svg
+    return (text[:start.end()] + style + text[start.end():]).encode("utf-8")
