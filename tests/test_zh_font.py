@@ -71,6 +71,27 @@ def test_the_subset_holds_exactly_the_characters_the_page_uses(pages, name):
     assert {chr(int(code, 16)) for r in ranges for code in re.findall(r"U\+([0-9A-F]+)", r)} == used
 
 
+def test_a_page_cut_from_the_catalogues_font_is_the_same_as_from_the_whole_font():
+    """subset_font's shortcut (the catalogues' characters cut once) gives the same glyphs."""
+    from fontTools.pens.recordingPen import RecordingPen
+    from fontTools.ttLib import TTFont
+    characters = "".join(sorted(set("第 1 步（共 3 步）：上游梯度，参数") - {" ", "1", "3"}))
+    whole, covered = fonts._cut_from_sources(characters)
+    base, base_covered = fonts._catalogue_font()
+    assert covered == characters and set(characters) <= set(base_covered)
+    short = fonts._subset(TTFont(io.BytesIO(base)), characters)
+    faces = [TTFont(io.BytesIO(data)) for data in (whole, short)]
+    assert faces[0].getBestCmap() == faces[1].getBestCmap()
+    assert {chr(c) for c in faces[0].getBestCmap()} == set(characters)
+    glyphs = [face.getGlyphSet() for face in faces]
+    for code, name in faces[0].getBestCmap().items():  # the same outlines, the same advance
+        pens = [RecordingPen(), RecordingPen()]
+        name_short = faces[1].getBestCmap()[code]
+        glyphs[0][name].draw(pens[0])
+        glyphs[1][name_short].draw(pens[1])
+        assert pens[0].value == pens[1].value and glyphs[0][name].width == glyphs[1][name_short].width
+
+
 def test_an_english_page_embeds_nothing(pages):
     text = pages["english"].read_text(encoding="utf-8")
     assert "@font-face" not in text and fonts.FAMILY not in text and not used_characters(text)
@@ -81,11 +102,11 @@ def test_without_a_font_the_page_is_written_as_before(monkeypatch, tmp_path):
     trace = p.L.backward(trace=True)
     with_font = trace.save_html(str(tmp_path / "with.html"), lang="zh")
     monkeypatch.setattr(fonts, "font_sources", lambda: [])
-    fonts.subset_font.cache_clear()
+    fonts.forget()
     try:
         without = trace.save_html(str(tmp_path / "without.html"), lang="zh")
     finally:
-        fonts.subset_font.cache_clear()
+        fonts.forget()
     plain = Path(without).read_text(encoding="utf-8")
     assert "@font-face" not in plain
     assert FONT_STYLE.sub("", Path(with_font).read_text(encoding="utf-8")) == plain
@@ -97,11 +118,11 @@ def test_a_system_font_without_the_characters_is_not_used(monkeypatch):
     dejavu = str(resources.files("matplotlib").joinpath("mpl-data", "fonts", "ttf", "DejaVuSans.ttf"))
     monkeypatch.setattr(fonts, "package_font", lambda: None)
     monkeypatch.setattr(fonts, "fontconfig_font", lambda: (dejavu, 0))
-    fonts.subset_font.cache_clear()
+    fonts.forget()
     try:
         assert fonts.font_style("<p>第 1 步</p>") == ""
     finally:
-        fonts.subset_font.cache_clear()
+        fonts.forget()
 
 
 # ---- in Chromium, on a machine without a CJK font ----
