@@ -10,9 +10,9 @@ keys "demo.NAME.…"): `tr(key)` in the language of the run, `plot_tr(key)` for 
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -79,14 +79,19 @@ def language(lang: str | None):
 
 def main(name: str, title: str, run: Callable[..., dict], report: Callable[[dict], None],
          argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"python demos/{name}.py", description=title)
-    parser.add_argument("--out", default=None,
-                        help=f"folder for the pictures (default: out/demos/{name}/)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smaller settings (what the tests use)")
-    parser.add_argument("--lang", choices=i18n.languages(), default=None,
-                        help=f"language of the text and figures (default: ${i18n.ENV}, else en)")
-    args = parser.parse_args(argv)
+    from tinygrad_sm.cli import LearnerParser, argparse_in, requested_language
+
+    # --help and argparse's errors in the run's language, as `tinygrad-sm` says them
+    words = i18n.messages(requested_language(list(sys.argv[1:] if argv is None else argv)))
+    with argparse_in(words):
+        parser = LearnerParser(prog=f"python demos/{name}.py",
+                               description=words(f"demo.{name}.title") or title)
+        parser.add_argument("--out", default=None, metavar="DIR",
+                            help=words("demo.out_help", name=name))
+        parser.add_argument("--quick", action="store_true", help=words("cli.demo.quick"))
+        parser.add_argument("--lang", choices=i18n.languages(), default=None,
+                            help=words("cli.lang", env=i18n.ENV))
+        args = parser.parse_args(argv)
     out = out_dir_for(name, args.out)
     with language(args.lang):
         console.rule(f"[bold]{tr(f'demo.{name}.title')}")

@@ -54,12 +54,20 @@ class Sigmoid(Op):
 
 
 def check(op: type[Op], x: Tensor) -> str | None:
-    """gradcheck's verdict on op at x: None if it passes, else its message."""
+    """gradcheck's verdict on op at x: None if it passes, else its message (in the demo's
+    language: the error keeps its parts)."""
     try:
         gradcheck(lambda t: op.apply(t), x)
     except GradcheckError as e:
-        return str(e)
+        return gradcheck_said(e)
     return None
+
+
+def gradcheck_said(e: GradcheckError) -> str:
+    f = e.fields
+    where = (c.tr("gradcheck.input_named", position=f["position"], name=f["name"]) if f["name"]
+             else c.tr("gradcheck.input", position=f["position"]))
+    return c.tr("gradcheck.mismatch", **{**f, "input": where})
 
 
 def run(out_dir: Path, quick: bool = False) -> dict:

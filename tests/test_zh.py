@@ -44,7 +44,8 @@ def test_every_message_has_a_chinese_entry_with_the_same_fields():
     for key, text in en.items():
         assert isinstance(zh[key], str) and zh[key].strip(), key
         assert sorted(FIELD.findall(zh[key])) == sorted(FIELD.findall(text)), key
-        assert CJK.search(zh[key]) or key in ("demo.d2_softmax_vs_hardmax.col_logits", "page.html_lang"), \
+        assert CJK.search(zh[key]) or key in ("demo.d2_softmax_vs_hardmax.col_logits", "page.html_lang",
+                                              "cli.train.list_sep"), \
             f"{key}: {zh[key]!r} has no Chinese"
         zh[key].format(**{name: 0 for name in FIELD.findall(zh[key]) if name})  # well formed
 
@@ -650,3 +651,97 @@ def test_train_says_a_missing_data_folder_in_chinese(capsys, tmp_path):
     assert "no such folder" not in err and "Elsewhere" not in err
     assert main(["train", "--lang", "zh", "--data", "mnist", "--out", str(tmp_path / "out")]) == 1
     assert "--data mnist 需要 --data-dir DIR" in capsys.readouterr().err
+
+
+# ---- the command line: --help, argparse's errors, every page it writes (issue 18) ----
+
+# what the command line shows besides prose: option names, choices and placeholders the learner
+# types, data set and file names
+OPTION = re.compile(r"(?<![\w-])--?[a-z][\w-]*|\{[\w,-]+\}")
+COMMAND_WORDS = {"COMMAND", "NAME", "DIR", "PATH", "LR", "train", "step", "demo", "digits", "fashion",
+                 "python", "py", "d3_softmax_jacobian",
+                 "mnist", "Fashion", "MNIST", "IDX", "metrics", "usr", "share", "datasets", "cache",
+                 "tinygrad_sm", "out", "demos", "TINYGRAD_SM_LANG", "cifar"}  # cifar: typed by the test
+
+
+def command_output(capsys, argv: list[str]) -> str:
+    with pytest.raises(SystemExit):
+        main(argv)
+    captured = capsys.readouterr()
+    return captured.out + captured.err
+
+
+def test_help_and_argparse_errors_in_chinese(capsys, monkeypatch):
+    monkeypatch.delenv(i18n.ENV, raising=False)
+    runs = [["--help", "--lang", "zh"], ["train", "--help", "--lang", "zh"], ["step", "--lang=zh", "-h"],
+            ["demo", "--help", "--lang", "zh"], ["step", "--lang", "zh", "--bogus"],
+            ["train", "--lang", "zh", "--epochs", "x"], ["train", "--lang", "zh", "--lr", "-1"],
+            ["train", "--lang", "zh", "--data", "cifar"], ["demo", "--lang", "zh", "--out"]]
+    texts = {" ".join(argv): command_output(capsys, argv) for argv in runs}
+    monkeypatch.setenv(i18n.ENV, "zh")  # the setting the other commands follow
+    texts["$TINYGRAD_SM_LANG=zh --help"] = command_output(capsys, ["--help"])
+    import sys
+    sys.path.insert(0, str(DEMOS))  # a demo script's own --help: python demos/NAME.py --help
+    script = importlib.import_module("_common")
+    with pytest.raises(SystemExit):
+        script.main("d3_softmax_jacobian", "", lambda *a, **k: {}, lambda r: None, argv=["--help"])
+    texts["demos/d3_softmax_jacobian.py --help"] = capsys.readouterr().out
+    for run, text in texts.items():
+        assert CJK.search(text), (run, text)
+        assert english_words(OPTION.sub(" ", text), COMMAND_WORDS) == set(), (run, text)
+    assert texts["train --help --lang zh"].startswith("用法：tinygrad-sm train")
+    assert "\n选项：\n" in texts["train --help --lang zh"] and "位置参数：" in texts["--help --lang zh"]
+    assert "tinygrad-sm：错误：无法识别的参数：--bogus" in texts["step --lang zh --bogus"]
+    assert "参数 --epochs：必须是整数，收到的是 'x'" in texts["train --lang zh --epochs x"]
+    assert "无效的选择：'cifar'" in texts["train --lang zh --data cifar"]
+    for run, text in texts.items():  # help wraps by display width: 80 columns, CJK two each
+        if "help" in run or "-h" in run:
+                assert max(sum(2 if CJK.match(c) or c in "，：（）；。、" else 1 for c in line)
+                       for line in text.splitlines()) <= 80, text
+    # the check can fail: English help is full of words it catches
+    monkeypatch.setenv(i18n.ENV, "en")
+    english = command_output(capsys, ["train", "--help"])
+    assert english.startswith("usage: tinygrad-sm train") and "options:" in english
+    assert {"learning", "rate", "show", "help"} <= english_words(OPTION.sub(" ", english), COMMAND_WORDS)
+
+
+def page_words(path) -> str:
+    """Everything a page shows: its text, the diagram's text, tooltips and the readout's words."""
+    text = Path(path).read_text(encoding="utf-8")
+    text = re.sub(r"<(style|script)>.*?</\1>", " ", text, flags=re.S)  # CSS and code, not words
+    text = re.sub(r'<script type="application/json"[^>]*>.*?</script>', " ", text, flags=re.S)
+    # graphviz's ids as SVG tooltips ("t0->op2"): identifiers, not words
+    text = re.sub(r"<title>(?:t|op)\d+(?:&#45;&gt;(?:t|op)\d+)?</title>", " ", text)
+    shown = re.findall(r">([^<]+)<", text) + re.findall(r'(?:title|aria-label|alt|data-cell|data-pixel|data-point)="([^"]*)"', text)
+    return re.sub(r"\{\w*\}", " ", html_module.unescape(" ".join(shown)))  # {fields}: filled in later
+
+
+def test_the_pages_the_command_writes_have_no_english_words(tmp_path, capsys):
+    """The step page, the training page and graph.svg under --lang zh, the diagram included."""
+    assert main(["step", "--no-pause", "--lang", "zh", "--html", str(tmp_path / "step.html")]) == 0
+    assert main(["train", "--lang", "zh", "--epochs", "1", "--out", str(tmp_path / "train")]) == 0
+    capsys.readouterr()
+    _, trace = tiny_trace()
+    names = graph_words(trace) | {"cross_entropy", "matmul", "add", "rows", "Σ_rows", "XW", "backward_L"}
+    for path in (tmp_path / "step.html", tmp_path / "train" / "backprop.html", tmp_path / "train" / "graph.svg"):
+        words = page_words(path)
+        assert CJK.search(words) and english_words(words, names) == set(), (path.name, english_words(words, names))
+
+
+def test_gradcheck_says_its_verdict_in_the_learners_language():
+    """The error keeps its parts; English from the catalogue is exactly str() of it."""
+    import sys
+    from tinygrad_sm import GradcheckError, gradcheck
+    sys.path.insert(0, str(DEMOS))  # as tests/test_demos.py imports them
+    d7 = importlib.import_module("d7_write_your_own_op")
+    common = importlib.import_module("_common")
+    x = Tensor(np.array([-3.0, 0.0, 4.0]), requires_grad=True, name="x")
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda t: d7.SigmoidFirstTry.apply(t), x)
+    said = {}
+    for lang in ("en", "zh"):
+        with common.language(lang):
+            said[lang] = d7.gradcheck_said(caught.value)
+    assert said["en"] == str(caught.value)
+    assert said["zh"].startswith("gradcheck：输入 0（'x'），形状 (3,)，元素 (2,)：解析梯度 "), said["zh"]
+    assert english_words(said["zh"], {"gradcheck", "x"}) == set(), said["zh"]

@@ -12,7 +12,14 @@ from .tensor import Tensor
 
 
 class GradcheckError(AssertionError):
-    """An analytic gradient disagrees with the central difference; names input and element."""
+    """An analytic gradient disagrees with the central difference; names input and element.
+
+    str() is English; `fields` are its parts, so a display can say it in the learner's language
+    (the catalogue's gradcheck.* keys; the engine itself has no words but these)."""
+
+    def __init__(self, message: str, **fields: object):
+        super().__init__(message)
+        self.fields = fields
 
 
 def numerical_grad(fn: Callable[..., Tensor], inputs: list[Tensor], which: int,
@@ -84,5 +91,8 @@ def gradcheck(fn: Callable[..., Tensor], *tensors: Tensor, eps: float = 1e-6,
             raise GradcheckError(
                 f"gradcheck: {label} of shape {x.shape}, element {index}: analytic gradient "
                 f"{analytic[index]:.8g} vs central difference {numeric[index]:.8g} (the worst of "
-                f"{np.count_nonzero(~close)} wrong entries out of {close.size})")
+                f"{np.count_nonzero(~close)} wrong entries out of {close.size})",
+                position=position, name=original.name, shape=x.shape, index=index,
+                analytic=float(analytic[index]), numeric=float(numeric[index]),
+                wrong=int(np.count_nonzero(~close)), total=int(close.size))
     return True

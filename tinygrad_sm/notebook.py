@@ -14,6 +14,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 
+from .fonts import with_cjk_font
 from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note, value_lines
 from .page import asset, figure_html, panel_html, stepper_html
 from .tracing import printable
@@ -50,7 +51,7 @@ def trace_html(trace: BackwardTrace, prefix: str | None = None,
     stepper = stepper_html(trace, prefix=prefix or new_prefix(), standalone=False, lang=t)
     stepper = stepper.replace('<div class="tg-stepper"', '<div class="tg-stepper tg-inline"', 1)
     # each output carries the script: it starts every stepper on the page not started yet
-    return f'<div class="tg-output">{_style()}{stepper}<script>{asset("stepper.js")}</script></div>'
+    return with_cjk_font(f'<div class="tg-output">{_style()}{stepper}<script>{asset("stepper.js")}</script></div>')
 
 
 def step_html(step: Step, lang: str | Messages | None = None) -> str:
@@ -70,8 +71,8 @@ def _card(kind: str, body: str) -> str:
     """A panel or a tensor in the stepper's style; with the script when it has pictures (their
     pointer readout)."""
     script = f"<script>{asset('stepper.js')}</script>" if 'class="tg-heat"' in body else ""
-    return (f'<div class="tg-output">{_style()}<div class="tg-stepper tg-inline {kind}">{body}</div>'
-            f"{script}</div>")
+    return with_cjk_font(f'<div class="tg-output">{_style()}<div class="tg-stepper tg-inline {kind}">{body}</div>'
+                         f"{script}</div>")
 
 
 def _name(x: Tensor, t: Messages) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import pictures, viz
+from . import fonts, pictures, viz
 from .formatting import format_number, is_small, matrix_rows
 from .i18n import Messages, edge_title, messages, shape_text, summed_note, value_lines
 
@@ -252,7 +252,7 @@ def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None,
               lang: str | Messages | None = None) -> str:
     t = messages(lang)
     title = _title(trace, t)
-    return f"""<!DOCTYPE html>
+    return fonts.with_cjk_font(f"""<!DOCTYPE html>
 <html lang="{t("page.html_lang")}">
 <head>
 <meta charset="utf-8">
@@ -265,7 +265,7 @@ def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None,
 <script>{asset("stepper.js")}</script>
 </body>
 </html>
-"""
+""")
 
 
 def save_html(trace: BackwardTrace, path: str | os.PathLike,

@@ -46,13 +46,28 @@ SETTINGS = {
 }
 
 
+class SettingError(ValueError):
+    """"must be …, got …" from the command line's text; `rule` and `shown` are its parts, so a
+    command can say it in the learner's language."""
+
+    def __init__(self, rule: str, shown: str):
+        super().__init__(f"must be {rule}, got {shown}")
+        self.rule, self.shown = rule, shown
+
+
+def broken_rule(name: str, value: Any) -> str | None:
+    """"a whole number" or "at least 1" when value breaks that rule of the setting `name`."""
+    rule = SETTINGS[name]
+    if not isinstance(value, rule.kind) or isinstance(value, bool):
+        return rule.expected
+    return None if rule.ok(value) else rule.requirement
+
+
 def problem(name: str, value: Any) -> str | None:
     """"must be a whole number" or "must be at least 1" when value breaks the rules of the
     setting `name`, else None."""
-    rule = SETTINGS[name]
-    if not isinstance(value, rule.kind) or isinstance(value, bool):
-        return f"must be {rule.expected}"
-    return None if rule.ok(value) else f"must be {rule.requirement}"
+    rule = broken_rule(name, value)
+    return None if rule is None else f"must be {rule}"
 
 
 def check(name: str, value: Any, caller: str) -> Any:
@@ -64,12 +79,12 @@ def check(name: str, value: Any, caller: str) -> Any:
 
 
 def from_text(name: str, text: str) -> Any:
-    """The setting's value from the command line's text; ValueError("must be …, got …")."""
+    """The setting's value from the command line's text; SettingError("must be …, got …")."""
     try:
         value, shown = SETTINGS[name].convert(text), text or repr(text)
     except ValueError:
         value, shown = text, repr(text)  # a word where a number belongs: quoted
-    wrong = problem(name, value)
-    if wrong:
-        raise ValueError(f"{wrong}, got {shown}")
+    rule = broken_rule(name, value)
+    if rule is not None:
+        raise SettingError(rule, shown)
     return value

@@ -241,7 +241,8 @@ def write_step_diagrams(model: nn.Module, X: np.ndarray, y: np.ndarray,
     step_model.zero_grad()
     loss = nn.cross_entropy(step_model(Tensor(X, name="X")), y)
     trace = loss.backward(trace=True)
-    graph = viz.draw(loss, trace=trace, highlight=step_model.parameters()[0], image_shape=image_shape)
+    graph = viz.draw(loss, trace=trace, highlight=step_model.parameters()[0], image_shape=image_shape,
+                     lang=lang)
     svg = Path(viz.render(graph, out / "graph.svg"))
     html = Path(trace.save_html(str(out / "backprop.html"), image_shape=image_shape, lang=lang))
     return {"graph.svg": svg, "graph.gv": svg.with_suffix(".gv"), "backprop.html": html}

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import graphviz
 import numpy as np
 
-from . import pictures, png
+from . import fonts, pictures, png
 from .files import Staging, write_file
 from .formatting import format_matrix, is_small
 from .graph import topo_order
@@ -196,6 +196,7 @@ def render(graph: graphviz.Digraph | graphviz.Source | str, path: str | os.PathL
     write_file(Path(os.path.splitext(path)[0] + ".gv"),
                lambda temporary: temporary.write_text(source, encoding="utf-8"))
     image = _image(graph, format, path)
+    image = fonts.svg_with_cjk_font(image) if format == "svg" else image  # Chinese on any machine
     write_file(Path(path), lambda temporary: temporary.write_bytes(image))
     return path
 
