@@ -367,3 +367,13 @@ def test_a_diverging_linear_run_exits_1_with_strict_json(tmp_path, capsys):
     text = (out / "metrics.json").read_text(encoding="utf-8")
     metrics = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
     assert metrics["diverged"] is True and metrics["w"] is None and metrics["b"] is None
+
+
+def test_sigmoid_and_tanh_are_tensor_methods_too():
+    x = np.array([-2.0, 0.0, 3.0])
+    s, t = Tensor(x, requires_grad=True), Tensor(x, requires_grad=True)
+    s.sigmoid().sum().backward()
+    t.tanh().sum().backward()
+    sig = 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(s.grad, sig * (1 - sig), rtol=1e-12)
+    np.testing.assert_allclose(t.grad, 1 - np.tanh(x) ** 2, rtol=1e-12)

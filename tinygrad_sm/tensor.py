@@ -146,6 +146,8 @@ class Tensor(Node):
     def exp(self) -> Tensor: return Tensor._apply(ops.Exp(), self)
     def log(self) -> Tensor: return Tensor._apply(ops.Log(), self)
     def relu(self) -> Tensor: return Tensor._apply(ops.ReLU(), self)
+    def sigmoid(self) -> Tensor: return Tensor._apply(ops.Sigmoid(), self)
+    def tanh(self) -> Tensor: return Tensor._apply(ops.Tanh(), self)
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         return Tensor._apply(ops.Sum(axis, keepdims), self)
