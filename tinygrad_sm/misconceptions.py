@@ -7,7 +7,8 @@ and the wrong answers learners are known to give, each computed from the engine'
 
     sign                   −expected
     missing_1_over_n       n × expected, below a loss that averages over n (the /n carries down)
-    transposed             expectedᵀ ((Xᵀg)ᵀ = gᵀX)
+    transposed             expectedᵀ ((Xᵀg)ᵀ = gᵀX); at a 2-D matmul a · b also the rule with its
+                           transpose left out: g · b for a, a · g for b (where numpy can compute it)
     missing_sum_over_rows  a broadcast tensor's gradient before the sum (b in XW + b: the n × K
                            array, or its first row)
     not_one_hot            at cross-entropy: ŷ − y[:, None] with y the class indices (with or
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .graph import topo_order
-from .ops import CrossEntropy, Mean
+from .ops import CrossEntropy, MatMul, Mean
 from .tensor import Tensor
 from .tracing import BackwardTrace, Step
 
@@ -200,6 +201,23 @@ def not_one_hot(edge: Edge) -> list[np.ndarray]:
     return [wrong, wrong / op.n]
 
 
+def forgotten_transposes(edge: Edge) -> list[np.ndarray]:
+    """At a 2-D matmul a · b: g · b for ∂L/∂a and a · g for ∂L/∂b (the rule without its
+    transpose), where numpy can compute them and they have the contribution's shape."""
+    op = edge.step.op_node
+    if not isinstance(op, MatMul) or len(op.saved) != 2:
+        return []
+    a, b = op.saved
+    g = np.asarray(edge.step.grad_output)
+    if a.ndim != 2 or b.ndim != 2:
+        return []
+    try:
+        wrong = g @ b if edge.position == 0 else a @ g
+    except ValueError:  # inner dimensions differ: the learner's numpy raised too
+        return []
+    return [wrong] if wrong.shape == np.shape(edge.contribution) else []
+
+
 def _swapped(a: np.ndarray) -> list[np.ndarray]:
     return [np.swapaxes(a, -1, -2)] if a.ndim >= 2 else []
 
@@ -219,7 +237,8 @@ def variants(trace: BackwardTrace, x: Tensor, expected: np.ndarray,
     found = [Variant("sign", -expected)]
     found += [Variant("missing_1_over_n", n * expected, n) for n in averaging_counts(trace, x)]
     found += [Variant("transposed", v) for v in _swapped(expected)]
-    for key, wrongs in (("missing_sum_over_rows", _unsummed), ("not_one_hot", not_one_hot)):
+    for key, wrongs in (("transposed", forgotten_transposes),
+                        ("missing_sum_over_rows", _unsummed), ("not_one_hot", not_one_hot)):
         for edge in edges:
             wrong_args = (edge, x.shape) if wrongs is _unsummed else (edge,)
             for wrong in wrongs(*wrong_args):
