@@ -135,6 +135,27 @@ def run_lesson(args: argparse.Namespace) -> int:
     return lesson_command(seed=args.seed, lang=args.lang)
 
 
+# ---- exercise ----
+
+def add_exercise(sub: Any) -> argparse.ArgumentParser:
+    about = ("write the backward of seven ops yourself: `start DIR` writes DIR/backward.py, "
+             "`check DIR` grades it, names each mistake and then trains with it")
+    parser = sub.add_parser("exercise", help=about, description=about)
+    parser.add_argument("action", choices=("start", "check"), help="start: write DIR/backward.py; "
+                        "check: grade it, write DIR/report.json and DIR/report.html")
+    parser.add_argument("dir", metavar="DIR", help="the learner's folder")
+    parser.add_argument("--json", action="store_true", help="check: print only the report (JSON)")
+    return parser
+
+
+def run_exercise(args: argparse.Namespace) -> int:
+    from .exercise_command import check_command, start_command
+
+    if args.action == "start":
+        return start_command(args.dir, lang=args.lang)
+    return check_command(args.dir, json_only=args.json, lang=args.lang)
+
+
 def add_lang(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     from .i18n import ENV, languages
 
@@ -145,7 +166,8 @@ def add_lang(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 SUBCOMMANDS = {"train": (add_train, run_train), "step": (add_step, run_step),
-               "demo": (add_demo, run_demo), "lesson": (add_lesson, run_lesson)}
+               "demo": (add_demo, run_demo), "lesson": (add_lesson, run_lesson),
+               "exercise": (add_exercise, run_exercise)}
 
 
 def main(argv: list[str] | None = None) -> int:
