@@ -394,3 +394,29 @@ def test_trace_check_names_a_forgotten_transpose_too():
     np.testing.assert_allclose(W.grad, X.data.T @ g)
     assert trace.check(step, "W", X.data @ g).misconception == "transposed"
     assert trace.check(step, "W", X.data.T @ g).correct
+
+
+def test_every_learner_op_gives_the_engines_gradients_with_right_answers():
+    """All seven wired ops in one graph, with the right answers: the same forward and the same
+    gradients as the engine's ops (softmax along axis 0, a sum with keepdims)."""
+    solutions = {}
+    exec(SOLUTIONS, solutions)
+    ops = exercise_training.learner_ops(SimpleNamespace(**solutions))
+    rng = np.random.default_rng(3)
+    x0, w0, c0 = rng.normal(size=(4, 3)), rng.normal(size=(3, 5)), rng.uniform(1, 2, size=(5,))
+    y = rng.integers(0, 5, size=4)
+
+    def graph(exp, log, add, matmul, sum_, softmax, cross_entropy):
+        x, w, c = (Tensor(v, requires_grad=True) for v in (x0, w0, c0))
+        o = add.apply(matmul.apply(x, w), log.apply(c))
+        p = softmax.apply(exp.apply(o), axis=0)
+        loss = cross_entropy.apply(p, y) + sum_.apply(p, axis=1).sum() + sum_.apply(o, keepdims=True, axis=0).sum()
+        loss.backward()
+        return loss.data, x.grad, w.grad, c.grad
+
+    from tinygrad_sm import ops as engine
+    mine = graph(*(ops[k] for k in ("exp", "log", "add", "matmul", "sum", "softmax", "cross_entropy")))
+    theirs = graph(engine.Exp, engine.Log, engine.Add, engine.MatMul, engine.Sum, engine.Softmax,
+                   engine.CrossEntropy)
+    for a, b in zip(mine, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

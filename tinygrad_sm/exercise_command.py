@@ -8,6 +8,8 @@ trains with them. It exits 0 only when every exercise is right (and the training
 """
 from __future__ import annotations
 
+import contextlib
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,13 +42,13 @@ def start_command(folder: str, lang: str | None = None) -> int:
         return _error(t, "start", "exercise.not_folder", dir=folder)
     if path.exists() or path.is_symlink():
         return _error(t, "start", "exercise.exists", path=path)
-    text = backward_file(folder, t)
+    text = backward_file(shlex.quote(folder), t)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         write_file(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
     except OSError as e:
         return _error(t, "start", "exercise.cannot_write", path=path, reason=e.strerror or e)
-    print(t("exercise.created", path=path, dir=folder))
+    print(t("exercise.created", path=path, dir=shlex.quote(folder)))
     return 0
 
 
@@ -143,10 +145,13 @@ def check_command(folder: str, json_only: bool = False, lang: str | None = None)
     directory = Path(folder)
     path = directory / FILE
     if not path.is_file():
-        return _error(t, "check", "exercise.no_file", path=path, dir=folder)
+        return _error(t, "check", "exercise.no_file", path=path, dir=shlex.quote(folder))
+    # with --json, stdout is the report only: the learner's own print()s go to stderr
+    learner_out = contextlib.redirect_stdout(sys.stderr) if json_only else contextlib.nullcontext()
     results, error_lines = None, []
     try:
-        results = check_file(path)
+        with learner_out:
+            results = check_file(path)
     except LearnerFileError as e:
         error_lines = file_error_lines(t, e)
     data = report(t, results, error_lines[0] if error_lines else "")
@@ -156,7 +161,8 @@ def check_command(folder: str, json_only: bool = False, lang: str | None = None)
         for name, result in (results or {}).items():
             print(line(t, result, data["exercises"][name]["message"]), flush=True)
     if data["all_passed"]:
-        data["training"] = _train(t, path.resolve(), json_only)
+        with learner_out:
+            data["training"] = _train(t, path.resolve(), json_only)
     try:
         for name, text in ((REPORT_JSON, json_text(data)),
                            (REPORT_HTML, report_html(t, path, results, data))):

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import nn
-from .ops import Add, CrossEntropy, MatMul
+from .ops import Add, CrossEntropy, Exp, Log, MatMul, Softmax, Sum
 from .optim import SGD
 from .tensor import Tensor
 
@@ -25,9 +25,42 @@ def _like(gradient: Any, x: np.ndarray) -> np.ndarray:
 
 
 def learner_ops(module: Any) -> dict[str, type]:
-    """Subclasses of the engine's MatMul, Add and CrossEntropy (the ops softmax regression
-    uses): the same forward; backward calls the learner's matmul_backward, add_backward and
-    cross_entropy_backward."""
+    """Subclasses of the engine's ops, one per exercise: the same forward; backward calls the
+    learner's function (softmax regression uses matmul, add and cross_entropy):
+    `learner_ops(m)["exp"].apply(x)` is exp with the learner's exp_backward."""
+    return {**_elementwise_ops(module), **_model_ops(module)}
+
+
+def _elementwise_ops(module: Any) -> dict[str, type]:
+    class LearnerExp(Exp):
+        def forward(self, a):
+            self.x = a.copy()  # the learner's function reads x too (a copy: safe from edits)
+            return super().forward(a)
+
+        def backward(self, g, needs):
+            return (_like(module.exp_backward(g, self.x, self.saved[0]), self.x),)
+
+    class LearnerLog(Log):
+        def backward(self, g, needs):
+            (a,) = self.saved
+            return (_like(module.log_backward(g, a), a),)
+
+    class LearnerSum(Sum):
+        def backward(self, g, needs):
+            if self.keepdims:  # the learner's sum_backward takes keepdims=False's g
+                g = g.reshape(()) if self.axis is None else np.squeeze(g, self.axis)
+            return (np.asarray(module.sum_backward(g, self.shape, self.axis)),)
+
+    class LearnerSoftmax(Softmax):
+        def backward(self, g, needs):
+            (out,) = self.saved  # the learner's softmax_backward works along the last axis
+            gx = module.softmax_backward(np.moveaxis(g, self.axis, -1), np.moveaxis(out, self.axis, -1))
+            return (_like(np.moveaxis(np.asarray(gx), -1, self.axis), out),)
+
+    return {"exp": LearnerExp, "log": LearnerLog, "sum": LearnerSum, "softmax": LearnerSoftmax}
+
+
+def _model_ops(module: Any) -> dict[str, type]:
     class LearnerMatMul(MatMul):
         def backward(self, g, needs):
             a, b = self.saved
