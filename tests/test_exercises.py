@@ -201,6 +201,13 @@ def test_json_prints_only_the_report(tmp_path, capsys):
     assert json.loads(out) == report(folder)
 
 
+def test_json_keeps_the_learners_prints_off_stdout(tmp_path, capsys):
+    folder = learner(tmp_path, SOLUTIONS.replace("    return g / x\n",
+                                                 "    print('debugging', x.shape)\n    return g / x\n"))
+    status, out, err = run(capsys, "exercise", "check", str(folder), "--json")
+    assert status == 0 and json.loads(out)["all_passed"] is True and "debugging" in err
+
+
 def test_report_json_schema(tmp_path, capsys):
     folder = learner(tmp_path, MISTAKES)
     run(capsys, "exercise", "check", str(folder))
@@ -236,6 +243,9 @@ def test_the_three_mistakes_are_named(tmp_path, capsys, lang):
         assert words(f"check.hint.{key}") in data[name]["message"]
     for name in set(SIGNATURES) - set(expected):
         assert data[name]["passed"] is True and lines[name].startswith("✓")
+    # the forgotten transpose is said as such: the rule multiplies by bᵀ (or aᵀ), not b
+    assert re.search(r"\b[ab]ᵀ", data["matmul_backward"]["message"])
+    assert "(3, 3)" in data["matmul_backward"]["message"]   # the square case, where g @ b runs
 
 
 def test_forgotten_transposes_are_transposed_or_raise_where_shapes_differ():
@@ -392,7 +402,10 @@ def test_trace_check_names_a_forgotten_transpose_too():
     step = next(s.index + 1 for s in trace if s.op == "matmul")
     g = np.ones((3, 3))
     np.testing.assert_allclose(W.grad, X.data.T @ g)
-    assert trace.check(step, "W", X.data @ g).misconception == "transposed"
+    said = trace.check(step, "W", X.data @ g)
+    assert said.misconception == "transposed" and "Xᵀ" in said.message
+    assert "Xᵀ" in trace.check(step, "W", X.data @ g, lang="zh").message
+    assert trace.check(step, "W", (X.data.T @ g).T).misconception == "transposed"
     assert trace.check(step, "W", X.data.T @ g).correct
 
 

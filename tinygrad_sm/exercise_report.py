@@ -1,6 +1,7 @@
 """DIR/report.html of `tinygrad-sm exercise check`: one section per exercise with its verdict;
 for a wrong answer, the case's expected gradient, the learner's and their difference as heatmaps
-(pictures.py: blue negative, white 0, red positive, each on its own scale) with the numbers
+(pictures.py: blue negative, white 0, red positive; expected and yours on one scale, the
+difference on its own) with the numbers
 beside them when small. One self-contained file: works offline, every text escaped."""
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from .exercises import ExerciseResult
 from .i18n import Messages, shape_text, value_lines
-from .pictures import heatmap_html
+from .pictures import bound_of, heatmap_html, view_2d
 
 STYLE = """body { font-family: system-ui, sans-serif; margin: 2em; max-width: 70em; }
 h2 { font-family: monospace; font-size: 1.1em; margin-top: 1.6em; }
@@ -27,9 +28,11 @@ def _esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _figure(a: np.ndarray, title: str, t: Messages) -> str:
+def _figure(a: np.ndarray, title: str, t: Messages, bound: float | None = None) -> str:
+    """A heatmap with big cells (the arrays of a case are small) and its numbers."""
+    cell = max(4, min(32, 256 // max(view_2d(a).shape)))
     numbers = "\n".join(value_lines(t, a))
-    return f'<div>{heatmap_html(a, title, lang=t)}<pre>{_esc(numbers)}</pre></div>'
+    return f'<div>{heatmap_html(a, title, cell, lang=t, bound=bound)}<pre>{_esc(numbers)}</pre></div>'
 
 
 def _pictures(t: Messages, result: ExerciseResult) -> str:
@@ -39,8 +42,9 @@ def _pictures(t: Messages, result: ExerciseResult) -> str:
         return ""
     verdict, grad = outcome.verdict, outcome.question.grad
     expected, got = np.asarray(verdict.expected), np.asarray(verdict.answer)
-    parts = [_figure(expected, t("exercise.report_expected", grad=grad), t),
-             _figure(got, t("exercise.report_got", grad=grad), t)]
+    shared = max(bound_of(expected), bound_of(got))  # one scale: the colours compare
+    parts = [_figure(expected, t("exercise.report_expected", grad=grad), t, shared),
+             _figure(got, t("exercise.report_got", grad=grad), t, shared)]
     if got.shape == expected.shape:
         parts.append(_figure(got - expected, t("exercise.report_difference"), t))
     else:

@@ -63,6 +63,7 @@ class Variant:
     key: str
     value: np.ndarray
     n: int | None = None     # missing_1_over_n: the n of the mean
+    operand: str | None = None  # transposed at a matmul: the operand whose ᵀ was left out
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Question:
         variants of the gradient's shape, read at that entry."""
         at = tuple(index)
         value = self.expected[at].reshape(())
-        kept = tuple(Variant(v.key, v.value[at].reshape(()), v.n) for v in self.variants
+        kept = tuple(replace(v, value=v.value[at].reshape(())) for v in self.variants
                      if v.value.shape == self.expected.shape and not close(v.value[at], value))
         return replace(self, expected=value, variants=kept)
 
@@ -237,8 +238,13 @@ def variants(trace: BackwardTrace, x: Tensor, expected: np.ndarray,
     found = [Variant("sign", -expected)]
     found += [Variant("missing_1_over_n", n * expected, n) for n in averaging_counts(trace, x)]
     found += [Variant("transposed", v) for v in _swapped(expected)]
-    for key, wrongs in (("transposed", forgotten_transposes),
-                        ("missing_sum_over_rows", _unsummed), ("not_one_hot", not_one_hot)):
+    for edge in edges:  # a matmul's rule with a transpose left out: g · b, a · g
+        for wrong in forgotten_transposes(edge):
+            value = _replacing(expected, edge, wrong)
+            if value is not None:
+                other = edge.step.inputs[1 - edge.position]
+                found.append(Variant("transposed", value, operand=trace.label(other)))
+    for key, wrongs in (("missing_sum_over_rows", _unsummed), ("not_one_hot", not_one_hot)):
         for edge in edges:
             wrong_args = (edge, x.shape) if wrongs is _unsummed else (edge,)
             for wrong in wrongs(*wrong_args):
@@ -252,7 +258,7 @@ def variants(trace: BackwardTrace, x: Tensor, expected: np.ndarray,
         value = np.asarray(v.value, dtype=np.float64)
         if not close(value, expected) and not any(close(value, k.value) and k.key == v.key
                                                   for k in kept):
-            kept.append(Variant(v.key, value, v.n))
+            kept.append(replace(v, value=value))
     return tuple(kept)
 
 

@@ -55,6 +55,8 @@ def verdict_message(t: Messages, q: Question, verdict: Verdict, what_text: str |
         fields["n"] = verdict.variant.n
     elif key == "one_path_only":
         fields["paths"] = len(q.edges)
+    elif key == "transposed" and verdict.variant is not None and verdict.variant.operand:
+        return t("check.transposed_operand", operand=verdict.variant.operand, **fields)
     elif key == "shape":
         fields["got"] = shape_text(t, verdict.answer.shape)
     elif key == "other":
