@@ -433,3 +433,24 @@ def test_every_learner_op_gives_the_engines_gradients_with_right_answers():
                    engine.CrossEntropy)
     for a, b in zip(mine, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("change, said", [
+    ("    if n == 32:\n        raise RuntimeError('a batch of 32')\n", "RuntimeError: a batch of 32"),
+    ("    if n == 32:\n        g = 2 * g\n", "1e-6"),
+])
+def test_right_on_the_cases_but_not_in_training_is_not_a_pass(tmp_path, capsys, change, said):
+    """A function that special-cases the training batch passes the checks, but the training
+    says so: an error in one line (with the learner's line), or weights that differ."""
+    text = SOLUTIONS.replace("    n = logits.shape[0]\n", "    n = logits.shape[0]\n" + change)
+    folder = learner(tmp_path, text)
+    status, out, err = run(capsys, "exercise", "check", str(folder))
+    assert status == 1 and "Traceback" not in out + err
+    data = report(folder)
+    assert data["all_passed"] is True and data["training"]["agree"] is False
+    assert said in data["training"]["message"] and said in out
+    if "Error" in said:
+        line = text.splitlines().index("        raise RuntimeError('a batch of 32')") + 1
+        assert f"backward.py, line {line})" in out and data["training"]["accuracy"] is None
+    else:
+        assert data["training"]["max_weight_difference"] > 1e-3

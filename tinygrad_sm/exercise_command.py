@@ -9,6 +9,7 @@ trains with them. It exits 0 only when every exercise is right (and the training
 from __future__ import annotations
 
 import contextlib
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -66,9 +67,10 @@ def _grads(name: str) -> str:
 
 def message(t: Messages, result: ExerciseResult) -> str:
     """What the report says of one exercise, in the learner's language (never empty)."""
-    if result.status in ("passed", "not_written", "missing"):
-        return t(f"exercise.{result.status}", cases=result.cases) if result.passed \
-            else t(f"exercise.{result.status}")
+    if result.passed:
+        return t("exercise.passed", cases=result.cases)
+    if result.status in ("not_written", "missing"):
+        return t(f"exercise.{result.status}")
     outcome = result.shown
     case = t("exercise.case", shows=_shows(outcome.case.shows))
     if result.status == "raised":
@@ -79,8 +81,7 @@ def message(t: Messages, result: ExerciseResult) -> str:
         return t("exercise.bad_return", case=case, got=outcome.error, wanted=wanted)
     q = outcome.question
     said = verdict_message(t, q, outcome.verdict, t("exercise.what", grad=q.grad))
-    return f"{case}: {said} {hint(t, outcome.misconception)}".strip() if t.lang == "en" \
-        else f"{case}：{said}{hint(t, outcome.misconception)}"
+    return t("exercise.wrong", case=case, said=said, hint=hint(t, outcome.misconception))
 
 
 def line(t: Messages, result: ExerciseResult, said: str) -> str:
@@ -118,22 +119,32 @@ def file_error_lines(t: Messages, e: LearnerFileError) -> list[str]:
 # ---- check ----
 
 def _train(t: Messages, module_path: Path, quiet: bool) -> dict[str, Any]:
+    """Train with the learner's backward and the engine's; the result for report.json."""
     from .exercise_training import train_both
-    from .exercises import load_learner
+    from .exercises import learner_frames, load_learner, one_line
+    from .train import DATASETS
 
-    module = load_learner(module_path)
     if not quiet:
-        print(t("exercise.training", epochs=60, seed=0), flush=True)
-    run = train_both(module, seed=0)
-    said = [t("exercise.trained", mine=f"{run.accuracy:.4f}", builtin=f"{run.builtin_accuracy:.4f}",
-              seed=run.seed),
-            t("exercise.agree" if run.agree else "exercise.disagree",
-              difference=f"{run.max_weight_difference:.1e}")]
+        print(t("exercise.training", epochs=DATASETS["digits"].epochs, seed=0), flush=True)
+    try:
+        run = train_both(load_learner(module_path), seed=0)
+    except Exception as e:  # the learner's function met a batch its checks did not: one line
+        where = learner_frames(e, module_path)
+        place = f" ({module_path.name}, line {where[-1].lineno})" if where else ""
+        said = [t("exercise.training_failed", error=one_line(e) + place)]
+        run = None
+    else:
+        said = [t("exercise.trained", mine=f"{run.accuracy:.4f}",
+                  builtin=f"{run.builtin_accuracy:.4f}", seed=run.seed),
+                t("exercise.agree" if run.agree else "exercise.disagree",
+                  difference=f"{run.max_weight_difference:.1e}")]
     if not quiet:
         print("\n".join(said))
-    return {"accuracy": run.accuracy, "builtin_accuracy": run.builtin_accuracy,
-            "max_weight_difference": run.max_weight_difference, "agree": run.agree,
-            "message": " ".join(said)}
+    finite = run is not None and math.isfinite(run.max_weight_difference)  # strict JSON: no NaN
+    return {"accuracy": run.accuracy if run else None,
+            "builtin_accuracy": run.builtin_accuracy if run else None,
+            "max_weight_difference": run.max_weight_difference if finite else None,
+            "agree": bool(run and run.agree), "message": " ".join(said)}
 
 
 def check_command(folder: str, json_only: bool = False, lang: str | None = None) -> int:
