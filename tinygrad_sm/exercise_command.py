@@ -72,7 +72,8 @@ def message(t: Messages, result: ExerciseResult) -> str:
     if result.status in ("not_written", "missing"):
         return t(f"exercise.{result.status}")
     outcome = result.shown
-    case = t("exercise.case", shows=_shows(outcome.case.shows))
+    shows = _shows(outcome.case.shows)
+    case = t("exercise.case", shows=shows)
     if result.status == "raised":
         return t("exercise.raised", case=case, error=outcome.error)
     if result.status == "bad_return":
@@ -81,7 +82,7 @@ def message(t: Messages, result: ExerciseResult) -> str:
         return t("exercise.bad_return", case=case, got=outcome.error, wanted=wanted)
     q = outcome.question
     said = verdict_message(t, q, outcome.verdict, t("exercise.what", grad=q.grad))
-    return t("exercise.wrong", case=case, said=said, hint=hint(t, outcome.misconception))
+    return t("exercise.wrong", shows=shows, said=said, hint=hint(t, outcome.misconception))
 
 
 def line(t: Messages, result: ExerciseResult, said: str) -> str:
