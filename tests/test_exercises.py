@@ -454,3 +454,27 @@ def test_right_on_the_cases_but_not_in_training_is_not_a_pass(tmp_path, capsys, 
         assert f"backward.py, line {line})" in out and data["training"]["accuracy"] is None
     else:
         assert data["training"]["max_weight_difference"] > 1e-3
+
+
+def test_chinese_lines_say_everything_in_chinese(tmp_path, capsys):
+    """Besides names (functions, misconception keys, tensors) and Python's own error text, a
+    Chinese check speaks Chinese: the error's place too."""
+    text = MISTAKES.replace("    return g / x\n", "    return undefined_name\n")
+    folder = learner(tmp_path, text)
+    status, out, err = run(capsys, "exercise", "check", str(folder), "--lang", "zh")
+    lines = exercise_lines(out)
+    line = text.splitlines().index("    return undefined_name") + 1
+    assert f"（backward.py 第 {line} 行）" in lines["log_backward"]
+    words = set(re.findall(r"(?<![\w.])[A-Za-z][A-Za-z_]+", "\n".join(
+        v for k, v in lines.items() if k != "log_backward")))
+    allowed = set(SIGNATURES) | set(exercises_keys()) | {"missing_", "XW", "logits"}
+    assert words <= allowed, words - allowed
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_pair_expected_but_one_array_returned(tmp_path, capsys, lang):
+    folder = learner(tmp_path, SOLUTIONS.replace("return g @ b.T, a.T @ g", "return g @ b.T"))
+    run(capsys, "exercise", "check", str(folder), "--lang", lang)
+    entry = report(folder)["exercises"]["matmul_backward"]
+    assert entry["passed"] is False and entry["misconception"] is None
+    assert "(∂L/∂a, ∂L/∂b)" in entry["message"] and "ndarray" in entry["message"]

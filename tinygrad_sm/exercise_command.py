@@ -75,14 +75,21 @@ def message(t: Messages, result: ExerciseResult) -> str:
     shows = _shows(outcome.case.shows)
     case = t("exercise.case", shows=shows)
     if result.status == "raised":
-        return t("exercise.raised", case=case, error=outcome.error)
+        return t("exercise.raised", case=case, error=outcome.error + at_line(t, outcome.line))
     if result.status == "bad_return":
         pair = len(EXERCISES[result.name]) > 1
         wanted = t("exercise.want_pair" if pair else "exercise.want_one", grads=_grads(result.name))
-        return t("exercise.bad_return", case=case, got=outcome.error, wanted=wanted)
+        got = outcome.error if outcome.count is None else \
+            t("exercise.returned_many", kind=outcome.error, count=outcome.count)
+        return t("exercise.bad_return", case=case, got=got, wanted=wanted)
     q = outcome.question
     said = verdict_message(t, q, outcome.verdict, t("exercise.what", grad=q.grad))
     return t("exercise.wrong", shows=shows, said=said, hint=hint(t, outcome.misconception))
+
+
+def at_line(t: Messages, line: int | None) -> str:
+    """" (backward.py, line 12)", or nothing when the error did not come from the file."""
+    return t("exercise.at_line", file=FILE, line=line) if line is not None else ""
 
 
 def line(t: Messages, result: ExerciseResult, said: str) -> str:
@@ -122,7 +129,7 @@ def file_error_lines(t: Messages, e: LearnerFileError) -> list[str]:
 def _train(t: Messages, module_path: Path, quiet: bool) -> dict[str, Any]:
     """Train with the learner's backward and the engine's; the result for report.json."""
     from .exercise_training import train_both
-    from .exercises import learner_frames, load_learner, one_line
+    from .exercises import load_learner, one_line, raised_at
     from .train import DATASETS
 
     if not quiet:
@@ -130,8 +137,7 @@ def _train(t: Messages, module_path: Path, quiet: bool) -> dict[str, Any]:
     try:
         run = train_both(load_learner(module_path), seed=0)
     except Exception as e:  # the learner's function met a batch its checks did not: one line
-        where = learner_frames(e, module_path)
-        place = f" ({module_path.name}, line {where[-1].lineno})" if where else ""
+        place = at_line(t, raised_at(e, module_path))
         said = [t("exercise.training_failed", error=one_line(e) + place)]
         run = None
     else:

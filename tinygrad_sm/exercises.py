@@ -181,25 +181,32 @@ def load_learner(path: Path) -> types.ModuleType:
 @dataclass(frozen=True)
 class Outcome:
     """What one case gave. kind: "right", "wrong" (verdict: the first wrong gradient's),
-    "not_written" (NotImplementedError), "raised" (error, one line, with the learner's line),
-    "bad_return" (not one array per gradient; error says what came back)."""
+    "not_written" (NotImplementedError), "raised" (error: one line; line: the learner's line
+    that raised), "bad_return" (not one array per gradient; error: the type that came back,
+    count: how many things, for a tuple or list)."""
     case: Case
     kind: str
     verdict: Verdict | None = None
     question: Question | None = None
     error: str = ""
+    line: int | None = None
+    count: int | None = None
 
     @property
     def misconception(self) -> str | None:
         return self.verdict.misconception if self.kind == "wrong" else None
 
 
+def raised_at(e: BaseException, path: Path | None) -> int | None:
+    """The line of the learner's file where e was raised (its last frame there), if any."""
+    where = learner_frames(e, path) if path else []
+    return where[-1].lineno if where else None
+
+
 def _raised(e: BaseException, case: Case, path: Path | None) -> Outcome:
     if isinstance(e, NotImplementedError):
         return Outcome(case, "not_written")
-    where = learner_frames(e, path) if path else []
-    place = f" ({Path(where[-1].filename).name}, line {where[-1].lineno})" if where else ""
-    return Outcome(case, "raised", error=one_line(e) + place)
+    return Outcome(case, "raised", error=one_line(e), line=raised_at(e, path))
 
 
 def _answers(returned: Any, count: int) -> tuple[Any, ...] | None:
@@ -221,8 +228,8 @@ def run_case(function: Callable[..., Any], case: Case, path: Path | None = None)
         return _raised(e, case, path)
     answers = _answers(returned, len(case.questions))
     if answers is None:
-        return Outcome(case, "bad_return", error=type(returned).__name__ + (
-            f" of {len(returned)}" if isinstance(returned, (tuple, list)) else ""))
+        many = len(returned) if isinstance(returned, (tuple, list)) else None
+        return Outcome(case, "bad_return", error=type(returned).__name__, count=many)
     for q, answer in zip(case.questions, answers):
         try:
             verdict = diagnose(q, answer)
