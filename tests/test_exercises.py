@@ -5,6 +5,7 @@ The learner's files are written here; every expected gradient is computed here w
 from __future__ import annotations
 
 import ast
+import sys
 import json
 import re
 from pathlib import Path
@@ -478,3 +479,11 @@ def test_a_pair_expected_but_one_array_returned(tmp_path, capsys, lang):
     entry = report(folder)["exercises"]["matmul_backward"]
     assert entry["passed"] is False and entry["misconception"] is None
     assert "(∂L/∂a, ∂L/∂b)" in entry["message"] and "ndarray" in entry["message"]
+
+
+def test_the_learners_file_may_import_its_neighbours(tmp_path, capsys):
+    folder = learner(tmp_path, "from my_helpers import *\n")
+    (folder / "my_helpers.py").write_text(SOLUTIONS, encoding="utf-8")
+    status, out, err = run(capsys, "exercise", "check", str(folder), "--json")
+    assert status == 0 and json.loads(out)["all_passed"] is True
+    assert str(folder) not in sys.path

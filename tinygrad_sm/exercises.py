@@ -11,6 +11,8 @@ exercise_command.py says it in words.
 """
 from __future__ import annotations
 
+import contextlib
+import sys
 import traceback
 import types
 import warnings
@@ -167,12 +169,16 @@ def load_learner(path: Path) -> types.ModuleType:
         raise LearnerFileError("import", path, one_line(e)) from None
     module = types.ModuleType("backward")
     module.__file__ = str(path)
+    sys.path.insert(0, str(path.parent))  # as `python backward.py` would: its folder's modules
     try:
         exec(code, module.__dict__)
     except (Exception, SystemExit) as e:  # anything the learner's top level raises
         frames = tuple(line.rstrip("\n") for frame in traceback.format_list(learner_frames(e, path))
                        for line in frame.splitlines())
         raise LearnerFileError("import", path, one_line(e), frames=frames) from None
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(path.parent))
     return module
 
 
