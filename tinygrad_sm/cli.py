@@ -246,6 +246,25 @@ def run_lesson(args: argparse.Namespace) -> int:
     return lesson_command(seed=args.seed, lang=args.lang)
 
 
+# ---- exercise ----
+
+def add_exercise(sub: Any, t: Any) -> argparse.ArgumentParser:
+    about = t("cli.exercise")
+    parser = sub.add_parser("exercise", help=about, description=about)
+    parser.add_argument("action", choices=("start", "check"), help=t("cli.exercise.action"))
+    parser.add_argument("dir", metavar="DIR", help=t("cli.exercise.dir"))
+    parser.add_argument("--json", action="store_true", help=t("cli.exercise.json"))
+    return parser
+
+
+def run_exercise(args: argparse.Namespace) -> int:
+    from .exercise_command import check_command, start_command
+
+    if args.action == "start":
+        return start_command(args.dir, lang=args.lang)
+    return check_command(args.dir, json_only=args.json, lang=args.lang)
+
+
 def add_lang(parser: argparse.ArgumentParser, t: Any) -> argparse.ArgumentParser:
     from .i18n import ENV, languages
 
@@ -254,7 +273,8 @@ def add_lang(parser: argparse.ArgumentParser, t: Any) -> argparse.ArgumentParser
 
 
 SUBCOMMANDS = {"train": (add_train, run_train), "step": (add_step, run_step),
-               "demo": (add_demo, run_demo), "lesson": (add_lesson, run_lesson)}
+               "demo": (add_demo, run_demo), "lesson": (add_lesson, run_lesson),
+               "exercise": (add_exercise, run_exercise)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,8 @@ and the wrong answers learners are known to give, each computed from the engine'
 
     sign                   −expected
     missing_1_over_n       n × expected, below a loss that averages over n (the /n carries down)
-    transposed             expectedᵀ ((Xᵀg)ᵀ = gᵀX)
+    transposed             expectedᵀ ((Xᵀg)ᵀ = gᵀX); at a 2-D matmul a · b also the rule with its
+                           transpose left out: g · b for a, a · g for b (where numpy can compute it)
     missing_sum_over_rows  a broadcast tensor's gradient before the sum (b in XW + b: the n × K
                            array, or its first row)
     not_one_hot            at cross-entropy: ŷ − y[:, None] with y the class indices (with or
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .graph import topo_order
-from .ops import CrossEntropy, Mean
+from .ops import CrossEntropy, MatMul, Mean
 from .tensor import Tensor
 from .tracing import BackwardTrace, Step
 
@@ -62,6 +63,7 @@ class Variant:
     key: str
     value: np.ndarray
     n: int | None = None     # missing_1_over_n: the n of the mean
+    operand: str | None = None  # transposed at a matmul: the operand whose ᵀ was left out
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class Question:
         variants of the gradient's shape, read at that entry."""
         at = tuple(index)
         value = self.expected[at].reshape(())
-        kept = tuple(Variant(v.key, v.value[at].reshape(()), v.n) for v in self.variants
+        kept = tuple(replace(v, value=v.value[at].reshape(())) for v in self.variants
                      if v.value.shape == self.expected.shape and not close(v.value[at], value))
         return replace(self, expected=value, variants=kept)
 
@@ -200,6 +202,23 @@ def not_one_hot(edge: Edge) -> list[np.ndarray]:
     return [wrong, wrong / op.n]
 
 
+def forgotten_transposes(edge: Edge) -> list[np.ndarray]:
+    """At a 2-D matmul a · b: g · b for ∂L/∂a and a · g for ∂L/∂b (the rule without its
+    transpose), where numpy can compute them and they have the contribution's shape."""
+    op = edge.step.op_node
+    if not isinstance(op, MatMul) or len(op.saved) != 2:
+        return []
+    a, b = op.saved
+    g = np.asarray(edge.step.grad_output)
+    if a.ndim != 2 or b.ndim != 2:
+        return []
+    try:
+        wrong = g @ b if edge.position == 0 else a @ g
+    except ValueError:  # inner dimensions differ: the learner's numpy raised too
+        return []
+    return [wrong] if wrong.shape == np.shape(edge.contribution) else []
+
+
 def _swapped(a: np.ndarray) -> list[np.ndarray]:
     return [np.swapaxes(a, -1, -2)] if a.ndim >= 2 else []
 
@@ -219,6 +238,12 @@ def variants(trace: BackwardTrace, x: Tensor, expected: np.ndarray,
     found = [Variant("sign", -expected)]
     found += [Variant("missing_1_over_n", n * expected, n) for n in averaging_counts(trace, x)]
     found += [Variant("transposed", v) for v in _swapped(expected)]
+    for edge in edges:  # a matmul's rule with a transpose left out: g · b, a · g
+        for wrong in forgotten_transposes(edge):
+            value = _replacing(expected, edge, wrong)
+            if value is not None:
+                other = edge.step.inputs[1 - edge.position]
+                found.append(Variant("transposed", value, operand=trace.label(other)))
     for key, wrongs in (("missing_sum_over_rows", _unsummed), ("not_one_hot", not_one_hot)):
         for edge in edges:
             wrong_args = (edge, x.shape) if wrongs is _unsummed else (edge,)
@@ -233,7 +258,7 @@ def variants(trace: BackwardTrace, x: Tensor, expected: np.ndarray,
         value = np.asarray(v.value, dtype=np.float64)
         if not close(value, expected) and not any(close(value, k.value) and k.key == v.key
                                                   for k in kept):
-            kept.append(Variant(v.key, value, v.n))
+            kept.append(replace(v, value=value))
     return tuple(kept)
 
 

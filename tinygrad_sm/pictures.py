@@ -298,12 +298,13 @@ def _page_view(a2: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
 
 
 def heatmap_html(a: np.ndarray, title: str, cell: int | None = None,
-                 lang: str | Messages | None = None) -> str:
+                 lang: str | Messages | None = None, bound: float | None = None) -> str:
     """A <figure>: the heatmap inline (data: URI), its shape, bound, exact min/max, NaN/inf;
     the image carries its numbers (data-values) for a (row, column, value) readout.
     Every number up to PAGE_MAX_SIDE cells a side and PAGE_MAX_CELLS in all; past that, each cell
     is the mean of a block (said beside it; the readout gives the block's rows, columns and mean).
-    lang: the page's language (default: $TINYGRAD_SM_LANG, else English)."""
+    lang: the page's language (default: $TINYGRAD_SM_LANG, else English). bound: a colour
+    scale shared with other pictures (default: max |a|)."""
     t = messages(lang)
     a = np.asarray(a)
     a2 = view_2d(a)  # in a's own dtype: a float64 copy of a big array is what made it slow
@@ -311,7 +312,8 @@ def heatmap_html(a: np.ndarray, title: str, cell: int | None = None,
     if cell is None:  # about 768 × 640 px at most, but never under 1 px a cell
         cell = max(1, min(12, 768 // drawn.shape[1], 640 // drawn.shape[0]))
     stats = stats_of(a)
-    bound = stats.bound  # the tensor's own scale, also for block means
+    if bound is None:  # the tensor's own scale, also for block means (else a shared one)
+        bound = stats.bound
     blocked = drawn is not a2
     blocks = (f' data-block="{block_rows},{block_cols}" data-full="{a2.shape[0]},{a2.shape[1]}"'
               if blocked else "")

@@ -43,9 +43,10 @@ def _largest_difference(t: Messages, verdict: Verdict) -> dict[str, str]:
             "want": format_number(float(verdict.expected[where]))}
 
 
-def verdict_message(t: Messages, q: Question, verdict: Verdict) -> str:
-    """The sentence for a verdict: right, or what differs, naming the gradient."""
-    fields: dict[str, Any] = {"grad": q.grad, "name": q.name, "what": what(t, q),
+def verdict_message(t: Messages, q: Question, verdict: Verdict, what_text: str | None = None) -> str:
+    """The sentence for a verdict: right, or what differs, naming the gradient. what_text
+    replaces "what step k sends to x" (an exercise says "the engine's ∂L/∂x")."""
+    fields: dict[str, Any] = {"grad": q.grad, "name": q.name, "what": what_text or what(t, q),
                               "shape": shape_text(t, q.expected.shape)}
     key = verdict.misconception
     if verdict.correct:
@@ -54,6 +55,8 @@ def verdict_message(t: Messages, q: Question, verdict: Verdict) -> str:
         fields["n"] = verdict.variant.n
     elif key == "one_path_only":
         fields["paths"] = len(q.edges)
+    elif key == "transposed" and verdict.variant is not None and verdict.variant.operand:
+        return t("check.transposed_operand", operand=verdict.variant.operand, **fields)
     elif key == "shape":
         fields["got"] = shape_text(t, verdict.answer.shape)
     elif key == "other":
