@@ -83,7 +83,7 @@ def panel_html(view: StepView, hidden: bool = False, image_shape: tuple[int, int
     $TINYGRAD_SM_LANG, else English)."""
     t = messages(lang)
     upstream = f"∂{view.root_name}/∂{view.output_name}"
-    head = (f"<h2>{_esc(t('page.step', index=view.index, op=view.op))}</h2>"
+    head = (f"<h2>{_esc(t('page.step', index=view.index + 1, op=view.op))}</h2>"
             f"<p>{_esc(t('panel.forward', formula=view.formula))}</p>"
             f'<p class="rule">{_esc(t("page.upstream", root=view.root_name, name=view.output_name, shape=shape_text(t, view.grad_output.shape)))}</p>'
             f"{matrix_html(view.grad_output, upstream, image_shape, t)}")
@@ -91,7 +91,7 @@ def panel_html(view: StepView, hidden: bool = False, image_shape: tuple[int, int
     if extra:
         groups.append(extra)
     body = "".join(f"<div>{group}</div>" for group in groups)
-    return f'<section class="panel" data-step="{view.index}"{" hidden" if hidden else ""}>{body}</section>'
+    return f'<section class="panel" data-step="{view.index + 1}"{" hidden" if hidden else ""}>{body}</section>'
 
 
 # ---- softmax regression's closed form, beside the engine's numbers ----
@@ -178,6 +178,21 @@ def frame_data(trace: BackwardTrace) -> dict:
             "ops_names": [step.op for step in trace]}
 
 
+def diagram_frames(trace: BackwardTrace, prefix: str, image_shape: tuple[int, int] | None,
+                   t: Messages) -> str:
+    """The diagram once per step, each showing the gradients known after that step and no more
+    (a sum so far, a blank where backprop has not been); the script shows the current one.
+    The frames share one layout; their ids are scoped by prefix + "s<step number>-"."""
+    frames = []
+    for k in range(len(trace)):
+        scope = f"{prefix}s{k + 1}-"
+        diagram = viz.draw(trace.root, trace=trace, image_shape=image_shape, lang=t, known_at=k)
+        svg = viz.render_bytes(diagram, "svg", what=f"the stepper's diagram at step {k + 1}")
+        frames.append(f'<div class="frame" data-frame="{k + 1}" data-prefix="{_esc(scope)}"'
+                      f'{" hidden" if k else ""}>{_inline_svg(svg, scope)}</div>')
+    return "".join(frames)
+
+
 def _title(trace: BackwardTrace, t: Messages) -> str:
     return t("page.title", root=trace.label(trace.root), steps=len(trace))
 
@@ -197,9 +212,7 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
     if len(trace) == 0:
         raise ValueError("save_html: the trace has no steps (the root was not made by an op)")
     t = messages(lang)
-    diagram = viz.draw(trace.root, trace=trace, image_shape=image_shape, lang=t)
-    svg = viz.render_bytes(diagram, "svg", what="the stepper's diagram")
-    last = len(trace) - 1
+    count = len(trace)
 
     def control(role: str) -> str:
         return f'id="{role}" data-role="{role}"' if standalone else f'data-role="{role}"'
@@ -210,12 +223,12 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
                      for k in range(len(trace)))
     data = dict(frame_data(trace), text=t.prefix("script."))
     data = script_json(data)
-    where = t("step.header", index=0, count=len(trace), op=trace[0].op)
+    where = t("step.header", index=1, count=len(trace), op=trace[0].op)
     return f"""<div class="tg-stepper" data-prefix="{_esc(prefix)}" data-hash="{int(standalone)}" lang="{t("page.html_lang")}" tabindex="0">
 <header>
 <h1>{_esc(_title(trace, t))}</h1>
 <button {control("prev")} title="{_esc(t("page.prev_title"))}">{_esc(t("page.prev"))}</button>
-<input {control("slider")} class="slider" type="range" min="0" max="{last}" value="0" aria-label="{_esc(t("page.slider"))}">
+<input {control("slider")} class="slider" type="range" min="1" max="{count}" value="1" aria-label="{_esc(t("page.slider"))}">
 <button {control("next")} title="{_esc(t("page.next_title"))}">{_esc(t("page.next"))}</button>
 <output {control("where")}>{_esc(where)}</output>
 <span>{t("page.keys", keys="<kbd>←</kbd> <kbd>→</kbd>")}</span>
@@ -226,7 +239,7 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
 <button data-role="zoom-reset" title="100 %">1:1</button></span>
 </header>
 <main>
-<div class="diagram">{_inline_svg(svg, prefix)}</div>
+<div class="diagram">{diagram_frames(trace, prefix, image_shape, t)}</div>
 {panels}
 </main>
 <script type="application/json" class="tg-frames">{data}</script>

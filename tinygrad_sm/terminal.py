@@ -68,7 +68,7 @@ def _step_row(view: StepView, t: Messages) -> list[RenderableType]:
             rules.append(f"  ({note})")
         shapes.append(f"→ {edge_title(t, edge)} {shape_text(t, edge.contribution.shape)}")
         values += _value_lines(f"→ {edge_title(t, edge)}", edge.contribution, t)
-    return [str(view.index), Text(view.op), _text(rules), _text(shapes), _text(values)]
+    return [str(view.index + 1), Text(view.op), _text(rules), _text(shapes), _text(values)]
 
 
 def _title(trace: BackwardTrace, t: Messages) -> str:
@@ -94,7 +94,7 @@ def sums_lines(trace: BackwardTrace, lang: str | Messages | None = None) -> list
         name = trace.label(tensor)
         lines.append(t("sums.contributions", root=root, name=name, count=len(terms)))
         for step, i, g in terms:
-            lines.append("  " + t("sums.term", index=step.index, op=step.op, position=i, rule=step.rules[i]))
+            lines.append("  " + t("sums.term", index=step.index + 1, op=step.op, position=i, rule=step.rules[i]))
             lines += [f"    {line}" for line in value_lines(t, g)]
         lines.append("  " + t("sums.total", root=root, name=name))
         lines += [f"    {line}" for line in value_lines(t, trace.grad_at(tensor).value)]
@@ -104,7 +104,7 @@ def sums_lines(trace: BackwardTrace, lang: str | Messages | None = None) -> list
                 continue
             name, out = trace.label(x), trace.label(step.output)
             edge = trace.view(step.index).edges[i]
-            lines.append(t("sums.broadcast_head", root=root, name=name, index=step.index, op=step.op,
+            lines.append(t("sums.broadcast_head", root=root, name=name, index=step.index + 1, op=step.op,
                            rule=step.rules[i]))
             lines.append(f"  {summed_note(t, edge)}")
             lines.append("  " + t("sums.broadcast", op=step.op, name=name, shape=shape_text(t, x.shape),
@@ -127,7 +127,7 @@ TABLE_STEPS = 200  # longer traces are listed step by step in plain lines: a tab
 
 
 def _step_lines(view: StepView, t: Messages) -> list[str]:
-    lines = [t("step.line", index=view.index, op=view.op, formula=view.formula)]
+    lines = [t("step.line", index=view.index + 1, op=view.op, formula=view.formula)]
     lines += [f"  {line}" for line in _value_lines(f"∂{view.root_name}/∂{view.output_name}", view.grad_output, t)]
     for edge in view.edges:
         if edge.contribution is not None:

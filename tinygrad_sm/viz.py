@@ -266,6 +266,13 @@ def _cells(rgb: np.ndarray, cell: int) -> str:
 def _picture(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages) -> tuple[str, list[str]]:
     """A big array as coloured cells on its own symmetric scale, and the lines said beside it:
     the bound, exact min/max, NaN/inf, the 2-D view or downsampling when there is one."""
+    rgb, cell, lines = _picture_parts(a, image_shape, t)
+    return _cells(rgb, cell), lines
+
+
+def _picture_parts(a: np.ndarray, image_shape: tuple[int, int] | None,
+                   t: Messages) -> tuple[np.ndarray, int, list[str]]:
+    """_picture's colours (RGB), cell size and lines, for a picture or a blank of its size."""
     a = np.asarray(a)
     bound = pictures.bound_of(a)
     found = pictures.as_images(a, image_shape)
@@ -291,7 +298,25 @@ def _picture(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages) ->
     width = 360 if found is not None else 260
     cell = max(2, min(10, width // rgb.shape[1], 260 // rgb.shape[0]))
     lines = [shape_text(t, a.shape), *pictures.describe(a, bound, t)[1:], *notes]
-    return _cells(rgb, cell), lines
+    return rgb, cell, lines
+
+
+BLANK = (245, 245, 245)  # a gradient not yet known: its picture's place, with no colour in it
+
+
+def _blank_html(final: np.ndarray, image_shape: tuple[int, int] | None, t: Messages,
+                heading: str) -> str:
+    """The place of a gradient not known yet, the size of its final picture (or text), so a
+    stepper's frames keep one layout: no colour, no number, only the heading."""
+    rows = [heading]
+    if is_small(final) or final.size == 0:
+        lines = value_lines(t, final) if final.size == 0 else format_matrix(final)
+        return heading + "".join("&#160;<br align=\"left\"/>" for _ in lines)
+    rgb, cell, lines = _picture_parts(final, image_shape, t)
+    rows += [_cells(np.broadcast_to(np.array(BLANK, dtype=np.uint8), rgb.shape), cell),
+             _lines([shape_text(t, final.shape)] + ["\u00a0"] * (len(lines) - 1), FAINT, mono=False)]
+    body = "".join(f'<tr><td align="left" balign="left">{row}</td></tr>' for row in rows)
+    return f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{body}</table>'
 
 
 def _value_html(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages,
@@ -334,13 +359,17 @@ def _tensor_label(x: Tensor, node_id: str, name: str, grad_cell: str, on_path: b
 
 
 def _grad_cell(title: str, known: GradAt | None, emphasis: bool, earlier: bool,
-               image_shape: tuple[int, int] | None, t: Messages) -> str:
-    """The gradient part of a tensor node (title: ∂L/∂x); known=None for data (no gradient row)."""
+               image_shape: tuple[int, int] | None, t: Messages,
+               final: np.ndarray | None = None) -> str:
+    """The gradient part of a tensor node (title: ∂L/∂x); known=None for data (no gradient row).
+    final: the gradient once the pass is done; a gradient not known yet then keeps its place
+    as a blank of that size (a stepper's frames share one layout)."""
     if known is None:
         return ""
     if known.value is None:
         note = t("diagram.unknown") if known.terms else t("diagram.not_computed")
-        return _lines([f"{title}: {note}"], FAINT, mono=False)
+        heading = _lines([f"{title}: {note}"], FAINT, mono=False)
+        return heading if final is None else _blank_html(np.asarray(final), image_shape, t, heading)
     color = PATH_COLOR if emphasis else GRAD_COLOR
     if known.complete:
         heading = f"{title} ="
@@ -387,11 +416,15 @@ def _path_to(root: Tensor, order: list[Tensor], target: Tensor) -> set[int]:
 
 def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None = None,
          highlight: Tensor | None = None, rankdir: str = "LR",
-         image_shape: tuple[int, int] | None = None, lang: str | Messages | None = None) -> Diagram:
+         image_shape: tuple[int, int] | None = None, lang: str | Messages | None = None,
+         known_at: int | None = None) -> Diagram:
     """The graph that produced root, as a Diagram (a graphviz.Digraph).
 
     trace + step=k: frame k of that backward pass (gradients known so far, the active op, the
-    contribution along each of its edges). trace alone: every gradient of that pass. highlight=W:
+    contribution along each of its edges). trace alone: every gradient of that pass.
+    trace + known_at=k: the diagram of trace alone (same labels, same layout) with each gradient
+    as known after step k: a sum shows its terms so far, a gradient not reached yet is a blank
+    of its final size (the HTML stepper's frame k). k is a Python index: step k + 1 of the pass. highlight=W:
     the path from root to W in red, with ∂L/∂W shown at W. Graphs of more than LARGE ops keep the
     full rule in each backward edge's tooltip and show only ∂L/∂input beside the edge (the
     stepper's panel has the whole rule), with bounded layout passes: about linear time.
@@ -414,6 +447,11 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
             raise ValueError("draw: step=k needs the trace (draw(root, trace=trace, step=k))")
         active = trace.view(step)  # raises IndexError for a step out of range
         step = active.index
+    if known_at is not None:
+        if trace is None or step is not None:
+            raise ValueError("draw: known_at=k needs the trace and no step (draw(root, trace=trace, "
+                             "known_at=k))")
+        known_at = trace.view(known_at).index
     order = topo_order(root, only_grad=False)
     index = {id(x): i for i, x in enumerate(order)}
     labels = trace.labels() if trace is not None else graph_labels(root, order)
@@ -426,6 +464,7 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
         on_path = _path_to(root, order, highlight)
     step_of = {id(s.output): s.index for s in trace} if trace is not None else {}
     large = sum(x.op is not None for x in order) > LARGE
+    shortcuts = set() if large else _shortcuts(order, index)
 
     graph = Diagram(
         format="svg",
@@ -447,12 +486,13 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
         elif trace is None:  # no trace: .grad as it is (None before backward)
             known = GradAt(x.grad, int(x.grad is not None), int(x.grad is not None))
         else:
-            known = trace.grad_at(x, step)
+            known = trace.grad_at(x, step if known_at is None else known_at)
             if known.terms == 0 and x is not root:
                 known = None  # needs no gradient in this pass (nothing flows to it)
+        final = trace.grad_at(x).value if known_at is not None and known is not None else None
         earlier = trace is not None and id(x) in trace.earlier_grads
         grad = f"∂{root_name}/∂{name}"
-        cell = _grad_cell(grad, known, x is highlight, earlier, image_shape, t)
+        cell = _grad_cell(grad, known, x is highlight, earlier, image_shape, t, final)
         graph.node(f"t{i}", _tensor_label(x, f"t{i}", name, cell, id(x) in on_path, image_shape, t, grad),
                    shape="plain", id=f"t{i}", **{"class": "tensor"})
 
@@ -469,8 +509,11 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
                    penwidth="2.5" if is_active or op_on_path else "1",
                    id=f"op{i}", **{"class": "op"})
         for position, x in enumerate(node.inputs):
+            # a shortcut beside a longer path (o into L = s ⊙ o, s = exp(o)) leaves the ranks to
+            # that path: laid out straight, it runs through the path's backward labels
+            free = {"constraint": "false"} if (i, position) in shortcuts else {}
             graph.edge(f"t{index[id(x)]}", f"op{i}", id=f"f{i}_{position}",
-                       **_forward_style(op_on_path and id(x) in on_path))
+                       **_forward_style(op_on_path and id(x) in on_path), **free)
         graph.edge(f"op{i}", f"t{i}", id=f"f{i}_out", **_forward_style(op_on_path))
         edges = active.edges if is_active else None
         rules = node_rules(node, labels, root_name) if edges is None else tuple(e.rule for e in edges)
@@ -497,6 +540,19 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
                        penwidth="2.5" if edges is not None or highlighted else "1",
                        **{"class": "backward"})
     return graph
+
+
+def _shortcuts(order: list[Tensor], index: dict[int, int]) -> set[tuple[int, int]]:
+    """(op node's index, input position) of forward edges from an input that also reaches the
+    op through another of its inputs (quadratic: only for graphs of at most LARGE ops)."""
+    ancestors: dict[int, set[int]] = {}
+    found = set()
+    for i, node in enumerate(order):
+        ancestors[id(node)] = set().union(*({id(x)} | ancestors[id(x)] for x in node.inputs))
+        for position, x in enumerate(node.inputs):
+            if any(id(x) in ancestors[id(other)] for other in node.inputs if other is not x):
+                found.add((i, position))
+    return found
 
 
 def _checked_image_shape(image_shape: object) -> tuple[int, int]:

@@ -50,16 +50,21 @@
 
   function init(root) {
     readout(root);
-    const frames = root.querySelector("script.tg-frames");
-    if (root.dataset.ready || !frames) return;  // done already, or a panel alone (no stepper)
+    const script = root.querySelector("script.tg-frames");
+    if (root.dataset.ready || !script) return;  // done already, or a panel alone (no stepper)
     root.dataset.ready = "1";
-    const data = JSON.parse(frames.textContent);
-    const prefix = root.dataset.prefix || "";
+    const data = JSON.parse(script.textContent);
     const find = (role) => root.querySelector(`[data-role="${role}"]`);
     const panels = root.querySelectorAll(".panel");
     const slider = find("slider"), prev = find("prev"), next = find("next"), where = find("where");
-    const byId = (id) => root.querySelector(`[id="${prefix}${id}"], [id="${prefix}a_${id}"]`);
-    const last = data.steps - 1;
+    // one diagram per step (the gradients known after it); ids are scoped per frame
+    const frames = [...root.querySelectorAll(".diagram > .frame")];
+    const frameOf = (k) => frames[Math.min(k, frames.length - 1)];
+    const byId = (id) => {
+      const frame = frameOf(current), scope = frame.dataset.prefix;
+      return frame.querySelector(`[id="${scope}${id}"], [id="${scope}a_${id}"]`);
+    };
+    const last = data.steps - 1;  // steps are numbered from 1 on the page; `current` is from 0
     const useHash = root.dataset.hash === "1";
     const text = data.text || {};  // the stepper's words, in the page's language
     let current = 0;
@@ -68,13 +73,14 @@
 
     // ---- the diagram's zoom (1 = 100 %: the SVG's own size) and panning ----
     const box = root.querySelector(".diagram");
-    const svg = box.querySelector("svg");
+    const svgs = frames.map((frame) => frame.querySelector("svg"));
     const zoomText = find("zoom");
     const toPx = (length) => {  // Graphviz writes "123pt"
       const value = parseFloat(length);
       return /pt$/.test(length) ? value * 4 / 3 : value;
     };
-    const natural = { w: toPx(svg.getAttribute("width")), h: toPx(svg.getAttribute("height")) };
+    const sizes = svgs.map((svg) => ({ w: toPx(svg.getAttribute("width")), h: toPx(svg.getAttribute("height")) }));
+    const natural = { w: Math.max(...sizes.map((s) => s.w)), h: Math.max(...sizes.map((s) => s.h)) };
     let zoom = 1;
     function setZoom(z, centre) {
       const old = zoom;
@@ -82,8 +88,10 @@
       // keep the point under the pointer (or the view's centre) where it was
       const cx = centre ? centre.x : box.clientWidth / 2, cy = centre ? centre.y : box.clientHeight / 2;
       const px = (box.scrollLeft + cx) / old, py = (box.scrollTop + cy) / old;
-      svg.style.width = natural.w * zoom + "px";
-      svg.style.height = natural.h * zoom + "px";
+      svgs.forEach((svg, i) => {
+        svg.style.width = sizes[i].w * zoom + "px";
+        svg.style.height = sizes[i].h * zoom + "px";
+      });
       box.scrollLeft = px * zoom - cx;
       box.scrollTop = py * zoom - cy;
       root.dataset.zoom = zoom.toFixed(3);
@@ -121,6 +129,7 @@
     function show(k) {
       current = Math.max(0, Math.min(last, k));
       panels.forEach((p, i) => { p.hidden = i !== current; });
+      frames.forEach((f, i) => { f.hidden = f !== frameOf(current); });
       for (const [id, step] of Object.entries(data.ops)) {
         mark(byId(id), step === current ? "active" : step < current ? "done" : "pending");
       }
@@ -132,28 +141,28 @@
         if (cell) cell.classList.add("grad");
         mark(cell, first > current ? "unknown" : complete > current ? "partial" : "known");
       }
-      slider.value = current;
+      slider.value = current + 1;
       prev.disabled = current === 0;
       next.disabled = current === last;
       where.textContent = fill(text.where || "step {index} of {count}: {op}",
-                              { index: current, count: data.steps, op: data.ops_names[current] });
-      root.dataset.step = current;
+                              { index: current + 1, count: data.steps, op: data.ops_names[current] });
+      root.dataset.step = current + 1;
       panTo(stepOp[current]);
       if (useHash) {
-        document.body.dataset.step = current;
-        const hash = "#step=" + current;
+        document.body.dataset.step = current + 1;
+        const hash = "#step=" + (current + 1);
         if (location.hash !== hash) history.replaceState(null, "", hash);
       }
     }
 
-    function stepFromHash() {
+    function stepFromHash() {  // #step=1 is the first step
       const match = /step=(\d+)/.exec(location.hash);
-      return match ? Number(match[1]) : 0;
+      return match ? Number(match[1]) - 1 : 0;
     }
 
     prev.addEventListener("click", () => show(current - 1));
     next.addEventListener("click", () => show(current + 1));
-    slider.addEventListener("input", () => show(Number(slider.value)));
+    slider.addEventListener("input", () => show(Number(slider.value) - 1));
     const keys = (e) => {
       if (e.key === "ArrowLeft") { show(current - 1); e.preventDefault(); }
       if (e.key === "ArrowRight") { show(current + 1); e.preventDefault(); }
