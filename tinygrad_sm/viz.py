@@ -41,6 +41,7 @@ INSTALL_HINT = ("install a renderer: `pip install graphviz-pure` (a dot-compatib
 LARGE = 24  # graphs with more op nodes than this get a faster layout (see draw)
 MAX_CELLS = 40     # a heatmap in a node is at most this many cells a side (block means beyond)
 MAX_IMAGE = 14     # per-class images in a node are at most this many cells a side
+DIAGRAM_UNITS = 16  # a hidden layer's first units drawn as images in a node (two rows)
 
 # colours: parameters warm, data grey, intermediates blue; the highlighted path red
 PARAM = ("#fff3e0", "#e65100")
@@ -276,17 +277,23 @@ def _picture_parts(a: np.ndarray, image_shape: tuple[int, int] | None,
     a = np.asarray(a)
     bound = pictures.bound_of(a)
     found = pictures.as_images(a, image_shape)
+    units = pictures.unit_images(a, image_shape) if found is None else None
     notes = []
-    if found is not None:
-        images, axis = found
-        images = images.astype(np.float64)
+    if found is not None or units is not None:
+        images = (found[0] if found is not None else units[:DIAGRAM_UNITS]).astype(np.float64)
         small = [pictures.downsample(image, MAX_IMAGE) for image in images]
         factor = small[0][1]
         if factor != (1, 1):
             images = np.stack([image for image, _ in small])
             notes.append(t("diagram.downsampled", rows=factor[0], cols=factor[1]))
-        rgb = pictures.images_rgb(images, bound)
-        notes.insert(0, t(f"diagram.images_{axis}", count=len(images), h=image_shape[0], w=image_shape[1]))
+        if found is not None:
+            rgb = pictures.images_rgb(images, bound)
+            notes.insert(0, t(f"diagram.images_{found[1]}", count=len(images), h=image_shape[0],
+                              w=image_shape[1]))
+        else:  # a hidden layer: its first units, each an image (their mean would be white noise)
+            rgb = pictures.images_grid_rgb(images, bound, DIAGRAM_UNITS // 2)
+            notes.insert(0, t("diagram.first_images", last=len(images) - 1, count=len(units),
+                              h=image_shape[0], w=image_shape[1]))
     else:
         a2 = pictures.view_2d(a.astype(np.float64))
         if a.ndim > 2:
@@ -295,7 +302,7 @@ def _picture_parts(a: np.ndarray, image_shape: tuple[int, int] | None,
         if factor != (1, 1):
             notes.append(t("diagram.downsampled", rows=factor[0], cols=factor[1]))
         rgb = pictures.colours(a2, bound)
-    width = 360 if found is not None else 260
+    width = 360 if found is not None or units is not None else 260
     cell = max(2, min(10, width // rgb.shape[1], 260 // rgb.shape[0]))
     lines = [shape_text(t, a.shape), *pictures.describe(a, bound, t)[1:], *notes]
     return rgb, cell, lines
@@ -326,13 +333,18 @@ def _value_html(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages,
     wrap = (lambda text: f"<b>{text}</b>") if bold else (lambda text: text)
     if a.size == 0:                                    # "(0, 5): empty": nothing to picture
         return wrap(heading + _lines(value_lines(t, a), color))
-    if is_small(a):
+    if is_small(a) or _class_indices(a):
         return wrap(heading + _lines(format_matrix(a), color))
     table, lines = _picture(a, image_shape, t)
     rows = [wrap(heading)] if heading else []
     rows += [table, wrap(_lines(lines, color, mono=False))]
     body = "".join(f'<tr><td align="left" balign="left">{row}</td></tr>' for row in rows)
     return f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{body}</table>'
+
+
+def _class_indices(a: np.ndarray) -> bool:
+    """A short vector of integers (a batch's labels): its numbers are names, not sizes to colour."""
+    return a.ndim == 1 and a.dtype.kind in "iu" and a.size <= 32
 
 
 def _kind(x: Tensor, t: Messages) -> tuple[str, tuple[str, str]]:

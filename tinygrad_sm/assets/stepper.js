@@ -9,16 +9,19 @@
   function cellAt(img, e, words) {  // the picture's cell under the pointer, in the tensor's indices
     const d = img.dataset, r = img.getBoundingClientRect();
     const cols = Number(d.cols), rows = Number(d.rows), span = Number(d.w) + Number(d.gap);
-    const cellsWide = d.kind === "grid" ? cols : (d.kind === "columns" ? cols : rows) * span - Number(d.gap);
+    const count = d.kind === "columns" ? cols : rows;
+    const perRow = Number(d.perRow) || count;  // images a row: all of them, or a grid of units
+    const cellsWide = d.kind === "grid" ? cols : Math.min(count, perRow) * span - Number(d.gap);
     const cell = img.clientWidth / cellsWide;  // CSS px per cell, whatever the zoom
     const x = Math.floor((e.clientX - r.left - img.clientLeft) / cell);
     const y = Math.floor((e.clientY - r.top - img.clientTop) / cell);
     if (x < 0 || y < 0) return null;
     if (d.kind === "grid") return y < rows && x < cols ? { row: y, col: x } : null;
-    const w = Number(d.w), h = Number(d.h);
-    const image = Math.floor(x / span), px = x % span, pixel = y * w + px;
-    if (px >= w || y >= h) return null;
-    const where = fill(words.pixel || " (pixel {row}, {col} of image {image})", { row: y, col: px, image });
+    const w = Number(d.w), h = Number(d.h), spanY = h + Number(d.gap);
+    const column = Math.floor(x / span), px = x % span, py = y % spanY;
+    if (px >= w || py >= h || column >= perRow) return null;
+    const image = Math.floor(y / spanY) * perRow + column, pixel = py * w + px;
+    const where = fill(words.pixel || " (pixel {row}, {col} of image {image})", { row: py, col: px, image });
     return d.kind === "columns" ? (image < cols ? { row: pixel, col: image, where } : null)
                                 : (image < rows ? { row: image, col: pixel, where } : null);
   }
@@ -100,18 +103,24 @@
     function fit() {
       setZoom(Math.min(box.clientWidth / natural.w, box.clientHeight / natural.h, 1));
     }
-    function panTo(id) {  // centre the active op in the diagram's view
-      const element = byId(id);
-      if (!element) return;
-      const r = element.getBoundingClientRect(), b = box.getBoundingClientRect();
-      box.scrollLeft += (r.left + r.width / 2) - (b.left + box.clientWidth / 2);
-      box.scrollTop += (r.top + r.height / 2) - (b.top + box.clientHeight / 2);
+    function panTo(ids) {  // bring the active op and its backward edges into view, centred
+      const rects = ids.map(byId).filter(Boolean).map((e) => e.getBoundingClientRect());
+      if (!rects.length) return;
+      const r = { left: Math.min(...rects.map((x) => x.left)), right: Math.max(...rects.map((x) => x.right)),
+                  top: Math.min(...rects.map((x) => x.top)), bottom: Math.max(...rects.map((x) => x.bottom)) };
+      const b = box.getBoundingClientRect(), op = rects[0];
+      const centre = (lo, hi, opLo, opHi, start, size) =>  // all of [lo, hi] if it fits, else around the op
+        (hi - lo <= size ? (lo + hi) / 2 : (opLo + opHi) / 2) - (start + size / 2);
+      box.scrollLeft += centre(r.left, r.right, op.left, op.right, b.left, box.clientWidth);
+      box.scrollTop += centre(r.top, r.bottom, op.top, op.bottom, b.top, box.clientHeight);
     }
+    // step -> its op, then the backward edges it fills in and the tensors they reach
+    const focus = (k) => (data.focus && data.focus[k]) || [stepOp[k]];
     const on = (role, f) => { const b = find(role); if (b) b.addEventListener("click", f); };
     on("zoom-in", () => setZoom(zoom * 1.25));
     on("zoom-out", () => setZoom(zoom / 1.25));
     on("zoom-fit", fit);
-    on("zoom-reset", () => { setZoom(1); panTo(stepOp[current]); });
+    on("zoom-reset", () => { setZoom(1); panTo(focus(current)); });
     box.addEventListener("wheel", (e) => {  // Ctrl+wheel and pinch zoom; the plain wheel scrolls
       if (!e.ctrlKey && !e.metaKey) return;
       e.preventDefault();
@@ -147,7 +156,7 @@
       where.textContent = fill(text.where || "step {index} of {count}: {op}",
                               { index: current + 1, count: data.steps, op: data.ops_names[current] });
       root.dataset.step = current + 1;
-      panTo(stepOp[current]);
+      panTo(focus(current));
       if (useHash) {
         document.body.dataset.step = current + 1;
         const hash = "#step=" + (current + 1);
