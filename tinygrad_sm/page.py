@@ -241,7 +241,7 @@ def _title(trace: BackwardTrace, t: Messages) -> str:
 
 def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True,
                  image_shape: tuple[int, int] | None = None,
-                 lang: str | Messages | None = None) -> str:
+                 lang: str | Messages | None = None, note: str | None = None) -> str:
     """The stepper element: controls, the diagram, the panels, its data and script.
 
     standalone: the page's own stepper (element ids prev/next/slider/where, ←/→ on the whole
@@ -270,7 +270,7 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
     where = t("step.header", index=1, count=len(trace), op=trace[0].op)
     return f"""<div class="tg-stepper" data-prefix="{_esc(prefix)}" data-hash="{int(standalone)}" lang="{t("page.html_lang")}" tabindex="0">
 <header>
-<h1>{_esc(_title(trace, t))}</h1>
+<h1>{_esc(_title(trace, t))}</h1>{f'<span class="note">{_esc(note)}</span>' if note else ""}
 <button {control("prev")} title="{_esc(t("page.prev_title"))}">{_esc(t("page.prev"))}</button>
 <input {control("slider")} class="slider" type="range" min="1" max="{count}" value="1" aria-label="{_esc(t("page.slider"))}">
 <button {control("next")} title="{_esc(t("page.next_title"))}">{_esc(t("page.next"))}</button>
@@ -299,7 +299,7 @@ def script_json(data: object) -> str:
 
 
 def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None,
-              lang: str | Messages | None = None) -> str:
+              lang: str | Messages | None = None, note: str | None = None) -> str:
     t = messages(lang)
     title = _title(trace, t)
     return f"""<!DOCTYPE html>
@@ -311,7 +311,7 @@ def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None,
 {asset("stepper.css")}</style>
 </head>
 <body data-step="0">
-{stepper_html(trace, image_shape=image_shape, lang=t)}
+{stepper_html(trace, image_shape=image_shape, lang=t, note=note)}
 <script>{asset("stepper.js")}</script>
 </body>
 </html>
@@ -319,12 +319,14 @@ def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None,
 
 
 def save_html(trace: BackwardTrace, path: str | os.PathLike,
-              image_shape: tuple[int, int] | None = None, lang: str | Messages | None = None) -> str:
+              image_shape: tuple[int, int] | None = None, lang: str | Messages | None = None,
+              note: str | None = None) -> str:
     """Write the stepper page for trace to path and return the path.
 
-    lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English)."""
+    lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English). note: a line beside the
+    title, e.g. what the pass is of (the catalogue's page.initial_weights for a training page)."""
     path = os.fspath(path)
-    text = page_html(trace, image_shape, lang)
+    text = page_html(trace, image_shape, lang, note)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path

@@ -209,11 +209,14 @@ def read_key(stream=None) -> str:
 
 
 def walk(trace: BackwardTrace, pause: bool = True, console: Console | None = None,
-         read=read_key, lang: str | Messages | None = None) -> int:
-    """Show the steps one per key press (any key: next, q: quit); returns how many were shown.
+         read=read_key, lang: str | Messages | None = None, more: bool = False) -> int:
+    """Show the steps one per key press (any key: next, q: quit); returns how many were shown
+    (len(trace) + 1 when more=True and the key after the last step asked for what follows).
 
     With pause=False, or when stdin is not a terminal, every step is printed at once. Each
     step clears the screen first, so a step fits an 80×24 terminal without scrolling.
+    more: the caller shows something after the last step (a result table): the last step waits
+    for a key too, and the screen is cleared for what follows, so it fits as well.
     lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English).
     """
     t = messages(lang)
@@ -223,11 +226,15 @@ def walk(trace: BackwardTrace, pause: bool = True, console: Console | None = Non
         if interactive:
             console.clear()
         console.print(step_panel(trace.view(k), t))
-        if interactive and k < len(trace) - 1:
-            console.print(Text(t("walk.prompt"), style="dim"), end="")
+        last = k == len(trace) - 1
+        if interactive and (not last or more):
+            console.print(Text(t("walk.prompt_result" if last else "walk.prompt"), style="dim"), end="")
             key = read()
             console.print()
             if key in ("q", "Q", ""):
                 console.print(t("walk.stopped"))
                 return k + 1
+            if last:
+                console.clear()
+                return len(trace) + 1
     return len(trace)

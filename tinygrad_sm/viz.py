@@ -429,7 +429,7 @@ def _path_to(root: Tensor, order: list[Tensor], target: Tensor) -> set[int]:
 def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None = None,
          highlight: Tensor | None = None, rankdir: str = "LR",
          image_shape: tuple[int, int] | None = None, lang: str | Messages | None = None,
-         known_at: int | None = None) -> Diagram:
+         known_at: int | None = None, note: str | None = None) -> Diagram:
     """The graph that produced root, as a Diagram (a graphviz.Digraph).
 
     trace + step=k: frame k of that backward pass (gradients known so far, the active op, the
@@ -445,6 +445,8 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
     ±max|a|, printed with the exact min/max). image_shape=(h, w): a tensor with an axis of h·w
     features is drawn as images instead (W and ∂L/∂W: one per class; X: one per example).
     lang: the words of the diagram ("zh", "en"; default $TINYGRAD_SM_LANG, else English).
+    note: a line said above the diagram, e.g. what the pass is of ("one step at the initial
+    weights": the catalogue's page.initial_weights).
     """
     t = messages(lang)
     if image_shape is not None:
@@ -487,9 +489,14 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
         edge_attr={"fontname": png.SANS, "fontsize": "9", "arrowsize": "0.7"})
     if large:  # bounded network-simplex passes: layout time stays near linear in the graph
         graph.attr(nslimit="1", nslimit1="1")
+    heading = []
+    if note:
+        heading.append(_esc(note))
     if active is not None:
         rules = "; ".join(e.rule for e in active.edges if e.contribution is not None)
-        graph.attr(label=f"<<b>{_esc(step_header(t, active))}</b>   {_esc(rules)}>")
+        heading.append(f"<b>{_esc(step_header(t, active))}</b>   {_esc(rules)}")
+    if heading:
+        graph.attr(label=f"<{'<br/>'.join(heading)}>")
 
     for i, x in enumerate(order):
         name = labels[id(x)]
