@@ -63,10 +63,12 @@
     // one diagram per step (the gradients known after it); ids are scoped per frame
     const frames = [...root.querySelectorAll(".diagram > .frame")];
     const frameOf = (k) => frames[Math.min(k, frames.length - 1)];
-    const byId = (id) => {
-      const frame = frameOf(current), scope = frame.dataset.prefix;
+    const inFrame = (frame, id) => {
+      const scope = frame.dataset.prefix;
       return frame.querySelector(`[id="${scope}${id}"], [id="${scope}a_${id}"]`);
     };
+    const byId = (id) => inFrame(frameOf(current), id);  // in the frame shown
+    const everywhere = (id) => frames.map((frame) => inFrame(frame, id));  // the same element in every frame
     const last = data.steps - 1;  // steps are numbered from 1 on the page; `current` is from 0
     const useHash = root.dataset.hash === "1";
     const text = data.text || {};  // the stepper's words, in the page's language
@@ -129,10 +131,13 @@
     }, { passive: false });
     setZoom(1);
 
-    function mark(element, state) {
-      if (!element) return;
-      element.classList.remove("pending", "active", "done", "unknown", "partial", "known");
-      element.classList.add(state);
+    function mark(id, state, extra) {  // in every frame, so none keeps an old step's state
+      for (const element of everywhere(id)) {
+        if (!element) continue;
+        element.classList.remove("pending", "active", "done", "unknown", "partial", "known");
+        element.classList.add(state);
+        if (extra) element.classList.add(extra);
+      }
     }
 
     function show(k) {
@@ -140,15 +145,13 @@
       panels.forEach((p, i) => { p.hidden = i !== current; });
       frames.forEach((f, i) => { f.hidden = f !== frameOf(current); });
       for (const [id, step] of Object.entries(data.ops)) {
-        mark(byId(id), step === current ? "active" : step < current ? "done" : "pending");
+        mark(id, step === current ? "active" : step < current ? "done" : "pending");
       }
       for (const [id, step] of Object.entries(data.edges)) {
-        mark(byId(id), step === current ? "active" : step < current ? "done" : "pending");
+        mark(id, step === current ? "active" : step < current ? "done" : "pending");
       }
       for (const [id, [first, complete]] of Object.entries(data.grads)) {
-        const cell = byId(id);
-        if (cell) cell.classList.add("grad");
-        mark(cell, first > current ? "unknown" : complete > current ? "partial" : "known");
+        mark(id, first > current ? "unknown" : complete > current ? "partial" : "known", "grad");
       }
       slider.value = current + 1;
       prev.disabled = current === 0;
