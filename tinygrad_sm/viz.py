@@ -530,7 +530,7 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
         for position, x in enumerate(node.inputs):
             # a shortcut beside a longer path (o into L = s ⊙ o, s = exp(o)) leaves the ranks to
             # that path: laid out straight, it runs through the path's backward labels
-            free = {"constraint": "false"} if (i, position) in shortcuts else {}
+            free = {"constraint": "false", "tailport": "s", "headport": "s"} if (i, position) in shortcuts else {}
             graph.edge(f"t{index[id(x)]}", f"op{i}", id=f"f{i}_{position}",
                        **_forward_style(op_on_path and id(x) in on_path), **free)
         graph.edge(f"op{i}", f"t{i}", id=f"f{i}_out", **_forward_style(op_on_path))
