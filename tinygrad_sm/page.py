@@ -183,7 +183,7 @@ def _enlarged(a: np.ndarray, caption: str, image_shape: tuple[int, int] | None, 
     """Per-class images as large as two fit side by side in a 1280 px window."""
     found = pictures.as_images(a, image_shape) if image_shape is not None else None
     if found is None:
-        return matrix_html(a, caption, image_shape, t)
+        return figure_html(caption, a, image_shape, t)
     images, _ = found
     cell = max(1, min(8, 580 // (len(images) * (image_shape[1] + pictures.GAP))))
     return pictures.class_images_html(a, caption, image_shape, cell=cell, lang=t)
