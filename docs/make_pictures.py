@@ -5,7 +5,7 @@
 - train_step_digits.svg: one training step of softmax regression on the bundled digits, as
   `tinygrad-sm train` draws it (one example per class; X, W and ∂L/∂W as 8×8 images);
 - stepper.png: the HTML stepper of that backward pass at the matmul step (∂L/∂W next to
-  Xᵀ(ŷ − y)/n), screenshotted with headless Chromium at 1280×1300 (skipped, with a message,
+  Xᵀ(ŷ − y)/n), screenshotted with headless Chromium at 1280×800 (skipped, with a message,
   when Chromium is not installed);
 - grad_W_graph.svg: the toy softmax-regression graph with the path L → o → XW → W highlighted
   (demos/d5_gradient_of_W.py);
@@ -34,8 +34,8 @@ import d5_gradient_of_W  # noqa: E402
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars", "--window-size=1280,1300"]  # the diagram and the panel's top
-STEPPER_STEP = 2  # the matmul step: ∂L/∂W = Xᵀ · ∂L/∂XW
+                  "--hide-scrollbars", "--window-size=1280,800"]  # the first screen of a laptop
+STEPPER_STEP = 3  # the matmul step, ∂L/∂W = Xᵀ · ∂L/∂XW (#step=1 is the first step)
 
 
 def find_chromium() -> str | None:
@@ -64,7 +64,7 @@ def cjk_fontconfig(folder: Path) -> dict[str, str]:
 
 def screenshot(html: Path, png: Path, chromium: str, step: int = STEPPER_STEP,
                env: dict[str, str] | None = None, window: str | None = None) -> Path:
-    """A screenshot (1280×1300 unless `window` says) of the HTML stepper at `#step=k`, by
+    """A screenshot (1280×800 unless `window` says) of the HTML stepper at `#step=k`, by
     headless Chromium."""
     png.unlink(missing_ok=True)  # so that png.exists() below proves Chromium wrote a new one
     with tempfile.TemporaryDirectory() as profile:

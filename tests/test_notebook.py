@@ -47,7 +47,7 @@ def test_a_trace_shows_the_inline_stepper_with_its_own_ids():
         ids = re.findall(r'\bid="([^"]+)"', re.sub(r"<script>.*?</script>", "", html, flags=re.S))
         assert ids and all(i.startswith(prefix) for i in ids)   # every id scoped, no id="prev"
         assert 'data-hash="0"' in html                      # no page-wide keys, no #step=k
-        assert html.count('<section class="panel"') == 3 and html.count("<svg") == 1
+        assert html.count('<section class="panel"') == 3 and html.count("<svg") == 3  # a frame a step
         assert "<style>" in html and ".tg-stepper" in html and "<script>" in html
         assert 'class="tg-frames"' in html
         for step in trace:
@@ -58,7 +58,7 @@ def test_a_trace_shows_the_inline_stepper_with_its_own_ids():
 def test_a_step_shows_its_panel_and_a_tensor_its_value_and_gradient():
     trace, model, _ = readme_trace()
     html = trace[2]._repr_html_()
-    assert "∂L/∂W = Xᵀ · ∂L/∂XW" in html and '<section class="panel" data-step="2">' in html
+    assert "∂L/∂W = Xᵀ · ∂L/∂XW" in html and '<section class="panel" data-step="3">' in html
     assert "<script" not in html                            # a panel alone: nothing to run
     for value in model.W.grad.ravel():
         assert f"<td>{float(value):.4g}</td>" in html
@@ -85,8 +85,8 @@ def test_names_show_literally_in_html():
 def test_markdown_fallbacks_give_the_rules_and_numbers():
     trace, model, _ = readme_trace()
     table = trace._repr_markdown_()
-    assert "| 2 | matmul | `∂L/∂W = Xᵀ · ∂L/∂XW` |" in table
-    assert r"| 1 | add | `∂L/∂XW = ∂L/∂o; ∂L/∂b = Σ_rows ∂L/∂o` |" in table
+    assert "| 3 | matmul | `∂L/∂W = Xᵀ · ∂L/∂XW` |" in table
+    assert r"| 2 | add | `∂L/∂XW = ∂L/∂o; ∂L/∂b = Σ_rows ∂L/∂o` |" in table
     step = trace[1]._repr_markdown_()
     assert "Σ_rows ∂L/∂o" in step and "broadcast undone" in step
     card = model.W._repr_markdown_()
@@ -145,7 +145,7 @@ def test_each_output_has_the_right_mime_types(executed):
         assert set(out["data"]) == {"text/plain", "text/html", "text/markdown"}
         assert out["data"]["text/plain"] == "BackwardTrace(3 steps from L)"
         assert 'class="tg-stepper tg-inline"' in out["data"]["text/html"]
-        assert "| 2 | matmul |" in out["data"]["text/markdown"]
+        assert "| 3 | matmul |" in out["data"]["text/markdown"]
     (step,) = outputs(executed, 1)
     assert set(step["data"]) == {"text/plain", "text/html", "text/markdown"}
     assert "∂L/∂W = Xᵀ · ∂L/∂XW" in step["data"]["text/html"]
@@ -174,7 +174,7 @@ PROBE = """<script>
   const state = () => steppers.map((s) => [Number(s.dataset.step),
       s.querySelector('[data-role="where"]').textContent,
       [...s.querySelectorAll(".panel")].findIndex((p) => !p.hidden),
-      s.querySelectorAll("g.op.active").length]);
+      s.querySelectorAll(".frame:not([hidden]) g.op.active").length]);
   const next = (i) => steppers[i].querySelector('[data-role="next"]').click();
   const out = {count: steppers.length, start: state()};
   next(0); next(0); out.first_twice = state();
@@ -188,7 +188,7 @@ PROBE = """<script>
   out.diagram = {right: box.getBoundingClientRect().right, area: area.getBoundingClientRect().right,
                  svg: svg.getBoundingClientRect().width, client: box.clientWidth, scroll: box.scrollWidth};
   const inner = steppers[0].querySelector(".diagram");
-  out.stepper = {svg: inner.querySelector("svg").getBoundingClientRect().width,
+  out.stepper = {svg: inner.querySelector(".frame:not([hidden]) svg").getBoundingClientRect().width,
                  client: inner.clientWidth, scroll: inner.scrollWidth};
   const heat = document.querySelector(".tg-tensor img.tg-heat");   // the big tensor's picture
   if (heat) {
@@ -225,11 +225,11 @@ def test_two_steppers_in_the_exported_notebook_move_independently(executed, tmp_
     assert found, "the probe did not run"
     result = json.loads(found.group(1))
     assert result["count"] == 2                              # both outputs' scripts started them
-    assert result["start"] == [[0, "step 0 of 3: cross_entropy", 0, 1]] * 2
-    assert result["first_twice"] == [[2, "step 2 of 3: matmul", 2, 1], [0, "step 0 of 3: cross_entropy", 0, 1]]
-    assert result["second_once"] == [[2, "step 2 of 3: matmul", 2, 1], [1, "step 1 of 3: add", 1, 1]]
+    assert result["start"] == [[1, "step 1 of 3: cross_entropy", 0, 1]] * 2
+    assert result["first_twice"] == [[3, "step 3 of 3: matmul", 2, 1], [1, "step 1 of 3: cross_entropy", 0, 1]]
+    assert result["second_once"] == [[3, "step 3 of 3: matmul", 2, 1], [2, "step 2 of 3: add", 1, 1]]
     # keys move only the stepper they were pressed in; keys on the page move none
-    assert result["key_on_second"] == [[2, "step 2 of 3: matmul", 2, 1], [0, "step 0 of 3: cross_entropy", 0, 1]]
+    assert result["key_on_second"] == [[3, "step 3 of 3: matmul", 2, 1], [1, "step 1 of 3: cross_entropy", 0, 1]]
     assert result["key_on_page"] == result["key_on_second"]
     # the wide diagram keeps its size and scrolls inside the output area, nothing cut off
     d = result["diagram"]
@@ -267,7 +267,7 @@ def test_steppers_inserted_as_jupyterlab_does_start_and_move_independently(execu
     assert found, "the probe did not run"
     result = json.loads(found.group(1))
     assert result["count"] == 2
-    assert result["second_once"] == [[2, "step 2 of 3: matmul", 2, 1], [1, "step 1 of 3: add", 1, 1]]
+    assert result["second_once"] == [[3, "step 3 of 3: matmul", 2, 1], [2, "step 2 of 3: add", 1, 1]]
     assert result["readout"] == "row 3, column 7: 37"
 
 

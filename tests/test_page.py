@@ -28,10 +28,12 @@ def page(tmp_path_factory) -> tuple[Path, object]:
     return path, trace
 
 
-def test_page_has_one_diagram_and_a_panel_per_step(page):
+def test_page_has_a_diagram_and_a_panel_per_step(page):
     path, trace = page
     text = path.read_text(encoding="utf-8")
-    assert text.count("<svg") == 1 and "<?xml" not in text and "<!DOCTYPE svg" not in text
+    # one frame of the diagram per step (the gradients known after it), numbered from 1
+    assert text.count("<svg") == 3 and "<?xml" not in text
+    assert re.findall(r'<div class="frame" data-frame="(\d)"', text) == ["1", "2", "3"] and "<!DOCTYPE svg" not in text
     assert text.count('<section class="panel"') == 3
     for step in trace:
         assert step.rule.split("; ")[-1] in text
@@ -71,25 +73,26 @@ def test_page_is_self_contained(page):
 @needs_chromium
 def test_browser_opens_the_step_named_in_the_address(page, tmp_path):
     path, trace = page
-    done = chromium("--dump-dom", f"{path.as_uri()}#step=2", tmp_path=tmp_path)
+    done = chromium("--dump-dom", f"{path.as_uri()}#step=3", tmp_path=tmp_path)
     dom = done.stdout.decode("utf-8")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    assert re.search(r'<body[^>]*data-step="2"', dom)
-    assert re.search(r'<output id="where" data-role="where">step 2 of 3: matmul</output>', dom)
+    assert re.search(r'<body[^>]*data-step="3"', dom)          # steps are numbered from 1
+    assert re.search(r'<output id="where" data-role="where">step 3 of 3: matmul</output>', dom)
     visible = re.findall(r'<section class="panel" data-step="(\d)"(?! hidden)>', dom)
-    assert visible == ["2"]
-    assert re.search(r'<section class="panel" data-step="2">.*?∂L/∂W = Xᵀ · ∂L/∂XW', dom, re.S)
-    # the one diagram is restyled: matmul active, the ops before it done; every gradient known
-    ops = re.findall(r'<g id="(op\d+)" class="node op (\w+)">', dom)
+    assert visible == ["3"]
+    assert re.search(r'<section class="panel" data-step="3">.*?∂L/∂W = Xᵀ · ∂L/∂XW', dom, re.S)
+    assert re.findall(r'<div class="frame" data-frame="(\d)" data-prefix="[^"]*"(?! hidden)>', dom) == ["3"]
+    # every frame is restyled alike: matmul active, the ops before it done
+    ops = re.findall(r'<g id="s3-(op\d+)" class="node op (\w+)">', dom)
     assert sorted(state for _, state in ops) == ["active", "done", "done"]
-    assert re.findall(r'class="edge backward (\w+)"', dom).count("active") == 1
+    assert re.findall(r'class="edge backward (\w+)"', dom).count("active") == 3
 
 
 @needs_chromium
 def test_browser_renders_the_page(page, tmp_path):
     path, _ = page
     shots = []
-    for k in (0, 2):
+    for k in (1, 3):
         shot = tmp_path / f"step{k}.png"
         done = chromium(f"--screenshot={shot}", f"{path.as_uri()}#step={k}", tmp_path=tmp_path)
         assert done.returncode == 0 and shot.exists(), done.stderr.decode()[-2000:]
@@ -112,7 +115,7 @@ def test_browser_clamps_the_step_and_writes_it_back_to_the_address(page, tmp_pat
         "</body>", "<script>document.body.dataset.hash = location.hash;</script></body>"), encoding="utf-8")
     done = chromium("--dump-dom", f"{probe.as_uri()}#step=9", tmp_path=tmp_path)
     body = re.search(r"<body[^>]*>", done.stdout.decode("utf-8")).group(0)
-    assert 'data-step="2"' in body and 'data-hash="#step=2"' in body
+    assert 'data-step="3"' in body and 'data-hash="#step=3"' in body
 
 
 @needs_chromium
@@ -128,7 +131,7 @@ def test_keys_buttons_and_slider_move_between_steps(page, tmp_path):
     document.getElementById("prev").click(); log.push(document.body.dataset.step);
     key("ArrowLeft"); log.push(document.body.dataset.step);
     document.getElementById("next").click(); log.push(document.body.dataset.step);
-    const s = document.getElementById("slider"); s.value = 2;
+    const s = document.getElementById("slider"); s.value = 3;
     s.dispatchEvent(new Event("input")); log.push(document.body.dataset.step);
     document.body.dataset.log = log.join(",");
     document.body.dataset.hash = location.hash;
@@ -137,8 +140,8 @@ def test_keys_buttons_and_slider_move_between_steps(page, tmp_path):
     probe.write_text(path.read_text(encoding="utf-8").replace("</body>", driver), encoding="utf-8")
     done = chromium("--dump-dom", probe.as_uri(), tmp_path=tmp_path)
     body = re.search(r"<body[^>]*>", done.stdout.decode("utf-8")).group(0)
-    assert 'data-log="1,2,2,1,0,1,2"' in body
-    assert 'data-hash="#step=2"' in body
+    assert 'data-log="2,3,3,2,1,2,3"' in body
+    assert 'data-hash="#step=3"' in body
 
 
 @needs_chromium
@@ -147,9 +150,9 @@ def test_gradients_appear_as_the_steps_reach_them(page, tmp_path):
     ids = {trace.label(t): f"t{i}" for i, t in enumerate(trace.tensors())}
     states = {}
     for k in (0, 1, 2):
-        dom = chromium("--dump-dom", f"{path.as_uri()}#step={k}", tmp_path=tmp_path).stdout.decode()
-        states[k] = {name: re.search(rf'<g id="a_{ids[name]}_grad" class="grad (\w+)"', dom).group(1)
-                     for name in ("L", "o", "b", "W")}
+        dom = chromium("--dump-dom", f"{path.as_uri()}#step={k + 1}", tmp_path=tmp_path).stdout.decode()
+        states[k] = {name: re.search(rf'<g id="s{k + 1}-a_{ids[name]}_grad" class="(?:grad )?(\w+)',
+                                     dom).group(1) for name in ("L", "o", "b", "W")}
     assert states[0] == {"L": "known", "o": "known", "b": "unknown", "W": "unknown"}
     assert states[1] == {"L": "known", "o": "known", "b": "known", "W": "unknown"}
     assert states[2] == {"L": "known", "o": "known", "b": "known", "W": "known"}
@@ -176,14 +179,14 @@ def test_real_size_page_shows_gradients_as_pictures_and_the_closed_form(digits_p
     text = path.read_text(encoding="utf-8")
     assert len(text) < 5_000_000
     # ∂L/∂W at the matmul step: 10 images of 8 × 8, next to Xᵀ(ŷ − y)/n, their difference tiny
-    matmul = re.search(r'<section class="panel" data-step="2" hidden>(.*?)</section>', text, re.S).group(1)
+    matmul = re.search(r'<section class="panel" data-step="3" hidden>(.*?)</section>', text, re.S).group(1)
     assert len(re.findall(r'data-kind="columns" [^>]*data-rows="64" data-cols="10"', matmul)) >= 3
     assert "engine ∂L/∂W" in matmul and "Xᵀ(ŷ − y)/n" in matmul
     assert float(re.search(r"max \|difference\| = ([-+.e\d]+)", matmul).group(1)) < 1e-6
-    # the cross-entropy step: ŷ, y one-hot and ŷ − y as n × K pictures
-    ce = re.search(r'<section class="panel" data-step="0">(.*?)</section>', text, re.S).group(1)
-    for caption in ("ŷ = softmax(o)", "y (one-hot)", "ŷ − y"):
-        assert f"<figcaption>{caption}</figcaption>" in ce
+    # the cross-entropy step: softmax(o), y one-hot and ∂L/∂o as n × K pictures, each once
+    ce = re.search(r'<section class="panel" data-step="1">(.*?)</section>', text, re.S).group(1)
+    for caption in ("softmax(o)", "y (one-hot)", "∂L/∂o"):
+        assert ce.count(f"<figcaption>{caption}</figcaption>") == 1
 
 
 def test_a_graph_that_is_not_softmax_regression_gets_no_closed_form(tmp_path):
@@ -199,11 +202,11 @@ window.addEventListener("load", () => {
   const root = document.querySelector(".tg-stepper"), box = root.querySelector(".diagram");
   const out = {};
   const opText = () => {
-    const texts = [...root.querySelectorAll("g.op.active text")];
-    return Math.min(...texts.map((t) => t.getBoundingClientRect().height));
+    const texts = [...root.querySelectorAll(".frame:not([hidden]) g.op.active text")];
+    return Math.min(...texts.filter((t) => t.getBoundingClientRect().height).map((t) => t.getBoundingClientRect().height));
   };
   const inView = () => {
-    const r = root.querySelector("g.op.active").getBoundingClientRect(), b = box.getBoundingClientRect();
+    const r = root.querySelector(".frame:not([hidden]) g.op.active").getBoundingClientRect(), b = box.getBoundingClientRect();
     return r.left >= b.left && r.right <= b.right && r.top >= b.top && r.bottom <= b.bottom;
   };
   const key = (k) => document.dispatchEvent(new KeyboardEvent("keydown", {key: k}));
@@ -220,7 +223,7 @@ window.addEventListener("load", () => {
   root.querySelector('[data-role="zoom-reset"]').click();
   out.zoomReset = root.dataset.zoom;
   // the pointer over ∂L/∂W's picture (panel of step 2), at pixel (ROW, COL) of image CLASS
-  const img = [...root.querySelectorAll('section[data-step="2"] figure.tg-picture')]
+  const img = [...root.querySelectorAll('section[data-step="3"] figure.tg-picture')]
     .find((f) => f.querySelector("figcaption").textContent === "engine ∂L/∂W").querySelector("img");
   const r = img.getBoundingClientRect(), cell = img.clientWidth / (10 * 9 - 1);
   img.dispatchEvent(new MouseEvent("mousemove", {bubbles: true,
@@ -229,7 +232,7 @@ window.addEventListener("load", () => {
   const readout = img.parentElement.querySelector(".tg-readout");
   out.readout = readout.textContent; out.value = readout.dataset.value;
   // and over the upstream gradient's heatmap (10 × 10), at row 4, column 6
-  const heat = root.querySelector('section[data-step="2"] figure.tg-picture img[data-kind="grid"]');
+  const heat = root.querySelector('section[data-step="3"] figure.tg-picture img[data-kind="grid"]');
   const h = heat.getBoundingClientRect(), c = heat.clientWidth / 10;
   heat.dispatchEvent(new MouseEvent("mousemove", {bubbles: true,
     clientX: h.left + heat.clientLeft + 6.5 * c, clientY: h.top + heat.clientTop + 4.5 * c}));
@@ -256,7 +259,7 @@ def test_real_size_stepper_in_the_browser(digits_page, tmp_path):
     # 100 % by default, and the active op's text is at least 11 CSS px tall at 1280 × 800
     assert out["zoom0"] == "1.000" and out["text0"] >= 11 and out["text2"] >= 11
     # the view follows the active op: it is inside the diagram's box at step 0 and at step 2
-    assert out["step"] == "2" and out["inView0"] and out["inView2"]
+    assert out["step"] == "3" and out["inView0"] and out["inView2"]
     assert out["scroll0"] != out["scroll2"]
     # zoom changes the scale; fit makes the whole diagram fit; 1:1 is back to 100 %
     assert out["zoomIn"] == "1.250" and out["textIn"] == pytest.approx(out["text2"] * 1.25, rel=0.05)
@@ -302,4 +305,4 @@ def test_two_steppers_on_one_page_zoom_and_step_on_their_own(digits_page, tmp_pa
     out = json.loads(html_module.unescape(found.group(1)))
     # the button zoomed the first only, Ctrl+wheel (pinch) zoomed the second only, by e^(300/300)
     assert out["zoom"][0] == "1.250" and float(out["zoom"][1]) == pytest.approx(np.e, rel=0.01)
-    assert out["step"] == ["1", "0"]
+    assert out["step"] == ["2", "1"]

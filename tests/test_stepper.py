@@ -45,7 +45,7 @@ def test_no_pause_prints_forward_values_every_step_and_the_closed_form(capsys, m
     out = capsys.readouterr().out
     assert "Forward pass" in out and "ŷ = softmax(o)" in out and "any key" not in out
     for k, op in enumerate(("cross_entropy", "add", "matmul")):
-        assert f"step {k} of 3: {op}" in out
+        assert f"step {k + 1} of 3: {op}" in out
     assert "0–2" not in out
     for rule in RULES:
         assert rule in out
@@ -100,7 +100,7 @@ def test_walk_steps_through_any_graph_one_key_at_a_time(monkeypatch):
     console = Console(file=io.StringIO(), width=80, color_system=None)
     shown = trace.walk(console=console, read=lambda: sys.stdin.read(1))
     out = console.file.getvalue()
-    assert shown == 3 and "step 2 of 4" in out and "step 3 of 4" not in out and "stopped." in out
+    assert shown == 3 and "step 3 of 4" in out and "step 4 of 4" not in out and "stopped." in out
     assert "∂L/∂t2 = ∂L/∂t3 · W2ᵀ" in out           # the rules speak the graph's labels
     console = Console(file=io.StringIO(), width=80, color_system=None)
     assert trace.walk(pause=False, console=console) == 4
@@ -134,14 +134,14 @@ def test_q_quits_without_enter_in_a_real_terminal():
         os.kill(pid, 9)
         pytest.fail(f"the stepper did not stop after q: {output[-500:]!r}")
     text = output.decode("utf-8", "replace")
-    assert sent and "stopped." in text and "step 0 of 3" not in text
+    assert sent and "stopped." in text and "step 1 of 3" not in text
 
 
 def test_stdin_that_is_not_a_terminal_prints_all_steps(capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     assert main(["step"]) == 0
     out = capsys.readouterr().out
-    assert "step 2 of 3: matmul" in out and "any key" not in out
+    assert "step 3 of 3: matmul" in out and "any key" not in out
 
 
 def test_one_step_per_key_and_q_quits(capsys, monkeypatch):
@@ -149,7 +149,7 @@ def test_one_step_per_key_and_q_quits(capsys, monkeypatch):
     assert main(["step"]) == 0
     out = capsys.readouterr().out
     assert out.count("any key: next step, q: quit") == 2
-    assert "step 1 of 3: add" in out and "matmul" not in out.split("step 1 of 3")[1]
+    assert "step 2 of 3: add" in out and "matmul" not in out.split("step 2 of 3")[1]
     assert "stopped." in out and "closed form" not in out
 
 

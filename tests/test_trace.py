@@ -85,7 +85,7 @@ def test_undone_broadcast_is_recorded_as_a_column_sum(regression):
     np.testing.assert_allclose(add.grad_inputs[1], add.local_grads[1].sum(axis=0))
     text = format_trace(regression["trace"])
     assert "broadcast undone: summed (2, 3) over axis 0 to (3,)" in text
-    assert "∂L/∂b at step 1 (add): ∂L/∂b = Σ_rows ∂L/∂o" in text
+    assert "∂L/∂b at step 2 (add): ∂L/∂b = Σ_rows ∂L/∂o" in text
 
 
 def test_contributions_sum_to_grad(regression):
@@ -137,7 +137,7 @@ def test_diamond_sums_the_contributions_of_both_consumers(diamond):
     text = format_trace(trace)
     assert "∂L/∂a is the sum of 2 contributions" in text
     assert "[ 8 11]" in text                                      # the total
-    assert "step 2 (mul, input 0): ∂L/∂a = ∂L/∂ac ⊙ c" in text
+    assert "step 3 (mul, input 0): ∂L/∂a = ∂L/∂ac ⊙ c" in text   # numbered from 1: trace[2]
 
 
 def test_a_tensor_used_twice_by_one_op_gets_two_contributions():

@@ -198,7 +198,7 @@ def test_command_with_defaults_end_to_end(tmp_path, capsys):
     page = (out / "backprop.html").read_text(encoding="utf-8")
     assert page.lstrip().lower().startswith("<!doctype html>")
     assert page.count('<section class="panel"') == 3  # cross_entropy, add, matmul
-    assert page.count("<svg") == 1 and "∂L/∂W" in page
+    assert page.count("<svg") == 3 and "∂L/∂W" in page  # a diagram frame a step
     # the matmul step: the engine's ∂L/∂W next to Xᵀ(ŷ − y)/n, both as 10 images, and they agree
     assert "engine ∂L/∂W" in page and "Xᵀ(ŷ − y)/n" in page
     assert len(re.findall(r'data-kind="columns" [^>]*data-rows="64" data-cols="10"', page)) >= 3

@@ -145,7 +145,7 @@ def test_frames_show_known_gradients_the_active_op_and_its_contributions():
     for k, source in enumerate(frames):
         active = [i for i, attrs in nodes(source).items() if f'fillcolor="{viz.ACTIVE_FILL}"' in attrs]
         assert len(active) == 1 and f"<b>{trace[k].op}</b>" in nodes(source)[active[0]]
-        assert f"<b>step {k} of 4: {trace[k].op}</b>" in source
+        assert f"<b>step {k + 1} of 4: {trace[k].op}</b>" in source   # numbered from 1
     # a gets its two terms at steps 2 and 3: unknown, then partial, then known
     a_label = [node_of(s, "a")[1] for s in frames]
     assert "∂L/∂a: ? (not known yet)" in a_label[1]
@@ -174,7 +174,7 @@ def test_a_trace_of_another_graph_is_refused():
     for step in (None, 1):
         with pytest.raises(ValueError, match="trace is of another graph"):
             viz.draw(other, trace=trace, step=step)
-    assert "step 1" in viz.draw(L, trace=trace, step=1).source   # its own root is fine
+    assert "step 2" in viz.draw(L, trace=trace, step=1).source   # its own root is fine
 
 
 def test_same_graph_gives_the_same_dot_source():
@@ -323,4 +323,4 @@ def test_render_frames_writes_one_numbered_image_per_step(tmp_path):
     assert [os.path.basename(p) for p in paths] == [f"frame_{k:03d}.svg" for k in range(4)]
     contents = [Path(p).read_text(encoding="utf-8") for p in paths]
     assert len(set(contents)) == 4 and all("<svg" in c for c in contents)
-    assert "step 3" in contents[3]
+    assert "step 4" in contents[3]

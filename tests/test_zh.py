@@ -187,7 +187,7 @@ def test_the_chinese_terminal_stepper_has_no_english_words():
     console = Console(file=io.StringIO(), width=100, color_system=None)
     assert terminal.walk(trace, pause=False, console=console, lang="zh") == 3
     text = console.file.getvalue()
-    assert "第 0 步（共 3 步）" in text and "上游梯度" in text and "前向传播" in text
+    assert "第 1 步（共 3 步）" in text and "上游梯度" in text and "前向传播" in text
     assert english_words(text, graph_words(trace)) == set(), english_words(text, graph_words(trace))
 
 
@@ -415,7 +415,7 @@ def test_the_chinese_page_has_no_english_words(zh_page):
     path, trace = zh_page
     text = path.read_text(encoding="utf-8")
     words = visible_text(text)
-    assert '<html lang="zh-CN">' in text and "第 0 步：cross_entropy" in words
+    assert '<html lang="zh-CN">' in text and "第 1 步：cross_entropy" in words
     assert "◀ 上一步" in words and "上游梯度" in words and "撤销广播" in words
     assert english_words(words, graph_words(trace)) == set(), english_words(words, graph_words(trace))
     data = json.loads(re.search(r'class="tg-frames">(.*?)</script>', text, re.S).group(1))
@@ -451,10 +451,10 @@ def chromium(*args: str, tmp_path: Path, size: str = "1400,900") -> subprocess.C
 @needs_chromium
 def test_the_chinese_page_steps_in_chinese(zh_page, tmp_path):
     path, _ = zh_page
-    done = chromium("--dump-dom", f"{path.as_uri()}#step=2", tmp_path=tmp_path)
+    done = chromium("--dump-dom", f"{path.as_uri()}#step=3", tmp_path=tmp_path)
     dom = done.stdout.decode("utf-8")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    assert '<output id="where" data-role="where">第 2 步（共 3 步）：matmul</output>' in dom
+    assert '<output id="where" data-role="where">第 3 步（共 3 步）：matmul</output>' in dom
 
 
 @needs_chromium
@@ -536,9 +536,9 @@ def test_the_notebook_displays_in_chinese(monkeypatch):
     assert "**W** (3, 3) float64, 参数" in notebook.tensor_markdown(p.model.W, lang="zh")
     # what Jupyter calls: no argument, so the environment decides (%env TINYGRAD_SM_LANG=zh)
     monkeypatch.setenv(i18n.ENV, "zh")
-    assert "第 0 步（共 3 步）" in trace._repr_html_() and "上游梯度" in trace[0]._repr_html_()
+    assert "第 1 步（共 3 步）" in trace._repr_html_() and "上游梯度" in trace[0]._repr_html_()
     monkeypatch.setenv(i18n.ENV, "en")
-    assert "step 0 of 3" in trace._repr_html_()
+    assert "step 1 of 3" in trace._repr_html_()
 
 
 ZH_READOUT_DRIVER = """<script>
@@ -546,7 +546,7 @@ window.addEventListener("load", () => {
   const root = document.querySelector(".tg-stepper");
   const out = {};
   root.querySelector('[data-role="next"]').click(); root.querySelector('[data-role="next"]').click();
-  const img = [...root.querySelectorAll('section[data-step="2"] figure.tg-picture')]
+  const img = [...root.querySelectorAll('section[data-step="3"] figure.tg-picture')]
     .find((f) => f.querySelector("figcaption").textContent === "引擎 ∂L/∂W").querySelector("img");
   const r = img.getBoundingClientRect(), cell = img.clientWidth / (10 * 9 - 1);
   img.dispatchEvent(new MouseEvent("mousemove", {bubbles: true,
@@ -579,7 +579,7 @@ def test_the_chinese_readout_in_the_browser(tmp_path):
     assert found, done.stderr.decode()[-2000:]
     out = json.loads(html_module.unescape(found.group(1)))
     assert out["readout"].startswith("第 29 行，第 7 列（第 7 张图像的像素 3, 5）："), out  # 29 = 3·8 + 5
-    assert out["outside"] == "把指针移到格子上" and out["where"] == "第 2 步（共 3 步）：matmul"
+    assert out["outside"] == "把指针移到格子上" and out["where"] == "第 3 步（共 3 步）：matmul"
 
 
 def diagram_text(diagram) -> str:

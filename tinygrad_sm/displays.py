@@ -27,7 +27,10 @@ class ShownStep(Step):
 
 
 class Trace(BackwardTrace):
-    """A BackwardTrace that can print, draw, save and walk itself."""
+    """A BackwardTrace that can print, draw, save and walk itself.
+
+    Displays number the steps from 1 ("step 1 of 3", `#step=1` in a page); in Python a trace
+    is a sequence, so trace[0] is step 1 and draw(..., step=k) / view(k) take that index."""
     step_class = ShownStep
 
     def __str__(self) -> str:

@@ -142,8 +142,8 @@ def value_lines(t: Messages, a: np.ndarray) -> list[str]:
 
 
 def step_header(t: Messages, view: StepView) -> str:
-    """"step 2 of 3: matmul" (a StepView)."""
-    return t("step.header", index=view.index, count=view.count, op=view.op)
+    """"step 3 of 3: matmul" (a StepView): steps are numbered from 1; view.index is from 0."""
+    return t("step.header", index=view.index + 1, count=view.count, op=view.op)  # counted from 1
 
 
 def edge_title(t: Messages, edge: EdgeView) -> str:

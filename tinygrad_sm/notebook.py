@@ -111,7 +111,7 @@ def trace_markdown(trace: BackwardTrace, lang: str | Messages | None = None) -> 
     for k in range(len(trace)):
         view = trace.view(k)
         rules = "; ".join(e.rule for e in view.edges if e.contribution is not None)
-        rows.append(f"| {k} | {_cell(view.op)} | `{_cell(rules)}` |")
+        rows.append(f"| {k + 1} | {_cell(view.op)} | `{_cell(rules)}` |")
     return "\n".join(rows)
 
 

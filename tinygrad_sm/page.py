@@ -41,6 +41,8 @@ def matrix_html(a: np.ndarray, title: str = "", image_shape: tuple[int, int] | N
     if not is_small(a) and a.dtype.kind in "biuf":
         if image_shape is not None and pictures.as_images(a, image_shape) is not None:
             return pictures.class_images_html(a, title, image_shape, lang=lang)
+        if pictures.unit_images(a, image_shape) is not None:   # an MLP's W1: one image a unit
+            return pictures.unit_images_html(a, title, image_shape, lang=lang)
         return pictures.heatmap_html(a, title, lang=lang)
     rows = "".join("<tr>" + "".join(f"<td>{_esc(x)}</td>" for x in row) + "</tr>"
                    for row in matrix_rows(a))
@@ -56,11 +58,30 @@ def figure_html(caption: str, value: object, image_shape: tuple[int, int] | None
     return f"<figure><figcaption>{_esc(caption)}</figcaption>{matrix_html(a)}</figure>"
 
 
-def _edge_html(edge: EdgeView, image_shape: tuple[int, int] | None, t: Messages) -> str:
+def _number_html(caption: str, value: object, image_shape: tuple[int, int] | None, t: Messages,
+                 shown: set[str]) -> str:
+    """A rule's number; a picture the panel shows already (the upstream gradient, ∂L/∂W in the
+    check) is named, not drawn twice."""
+    if caption in shown and not is_small(np.asarray(value)):
+        return f'<p class="note shown">{_esc(t("page.shown_above", name=caption))}</p>'
+    return figure_html(caption, value, image_shape, t)
+
+
+def _caption(symbol: str, value: object, edge: EdgeView, view: StepView, t: Messages) -> str:
+    """cross_entropy's y is plugged in as the one-hot matrix the formula means: say so."""
+    target = view.edges[-1] if view.op == "cross_entropy" else None
+    if target is not None and symbol == target.name and np.shape(value) != target.input.shape:
+        return t("page.one_hot")
+    return symbol
+
+
+def _edge_html(edge: EdgeView, image_shape: tuple[int, int] | None, t: Messages,
+               view: StepView, shown: set[str]) -> str:
     if edge.contribution is None:
         return f'<p class="note">{_esc(t("page.no_grad", name=edge.name))}</p>'
-    numbers = [figure_html(symbol, value, image_shape, t) for symbol, value in edge.operands]
-    numbers.append(figure_html(edge_title(t, edge), edge.contribution, image_shape, t))
+    numbers = [_number_html(_caption(symbol, value, edge, view, t), value, image_shape, t, shown)
+               for symbol, value in edge.operands]
+    numbers.append(_number_html(edge_title(t, edge), edge.contribution, image_shape, t, shown))
     parts = [f'<p class="rule">{_esc(edge.rule)}</p>',
              f'<div class="numbers">{"".join(numbers)}</div>']
     if summed_note(t, edge):
@@ -77,21 +98,29 @@ def _edge_html(edge: EdgeView, image_shape: tuple[int, int] | None, t: Messages)
 
 
 def panel_html(view: StepView, hidden: bool = False, image_shape: tuple[int, int] | None = None,
-               extra: str = "", lang: str | Messages | None = None) -> str:
-    """The numbers of one step: its upstream gradient, then each input's rule and contribution
-    (extra: more HTML at the end, e.g. the closed-form check). lang: "zh" or "en" (default:
+               extra: str = "", lang: str | Messages | None = None, lead: str = "",
+               shown: set[str] | None = None) -> str:
+    """The numbers of one step: its upstream gradient, then each input's rule and contribution.
+    lead: HTML right under the step's title, the point of the step (the closed-form check);
+    shown: the captions of pictures lead draws (named, not drawn again, below); extra: more
+    HTML at the end. Each picture appears once. lang: "zh" or "en" (default:
     $TINYGRAD_SM_LANG, else English)."""
     t = messages(lang)
     upstream = f"∂{view.root_name}/∂{view.output_name}"
-    head = (f"<h2>{_esc(t('page.step', index=view.index, op=view.op))}</h2>"
-            f"<p>{_esc(t('panel.forward', formula=view.formula))}</p>"
-            f'<p class="rule">{_esc(t("page.upstream", root=view.root_name, name=view.output_name, shape=shape_text(t, view.grad_output.shape)))}</p>'
+    shown = set(shown or ())
+    title = (f"<h2>{_esc(t('page.step', index=view.index + 1, op=view.op))}</h2>"
+             f"<p>{_esc(t('panel.forward', formula=view.formula))}</p>")
+    head = (f'<p class="rule">{_esc(t("page.upstream", root=view.root_name, name=view.output_name, shape=shape_text(t, view.grad_output.shape)))}</p>'
             f"{matrix_html(view.grad_output, upstream, image_shape, t)}")
-    groups = [head] + [_edge_html(edge, image_shape, t) for edge in view.edges]
+    shown.add(upstream)
+    groups = [head] + [_edge_html(edge, image_shape, t, view, shown) for edge in view.edges]
     if extra:
         groups.append(extra)
-    body = "".join(f"<div>{group}</div>" for group in groups)
-    return f'<section class="panel" data-step="{view.index}"{" hidden" if hidden else ""}>{body}</section>'
+    body = f'<div class="title">{title}</div>'
+    if lead:
+        body += f'<div class="lead">{lead}</div>'
+    body += "".join(f"<div>{group}</div>" for group in groups)
+    return f'<section class="panel" data-step="{view.index + 1}"{" hidden" if hidden else ""}>{body}</section>'
 
 
 # ---- softmax regression's closed form, beside the engine's numbers ----
@@ -133,28 +162,38 @@ def _xt_times(x: np.ndarray, d: np.ndarray, rows: int = 2048) -> np.ndarray:
 
 
 def _check_html(parts: dict, step: int, trace: BackwardTrace, image_shape: tuple[int, int] | None,
-                t: Messages | None = None) -> str:
-    """At the cross-entropy step: ŷ, y and ŷ − y; at the matmul step: ∂L/∂W next to Xᵀ(ŷ − y)/n."""
+                t: Messages | None = None) -> tuple[str, set[str]]:
+    """The matmul step's point, for the top of its panel: ∂L/∂W as enlarged per-class images
+    beside Xᵀ(ŷ − y)/n, their difference and how to read them. Returns (HTML, the caption of
+    the picture it draws, which the panel then only names). Other steps: ("", set())."""
     t = messages(t)
-    if step == parts["ce"]:
-        n = parts["n"]
-        return (f'<p class="rule">{_esc(t("page.as_pictures", n=n))}</p><div class="numbers">'
-                + pictures.heatmap_html(parts["y_hat"], "ŷ = softmax(o)", lang=t)
-                + pictures.heatmap_html(parts["y"], t("page.one_hot"), lang=t)
-                + pictures.heatmap_html(parts["y_hat"] - parts["y"], "ŷ − y", lang=t) + "</div>")
-    if step == parts["matmul"]:
-        W = parts["W"]
-        engine = trace.grad_at(W, len(trace) - 1).value
-        if engine is None:
-            return ""
-        name = trace.label(W)
-        difference = float(np.max(np.abs(np.asarray(engine, dtype=np.float64) - parts["closed_form"])))
-        return (f'<p class="rule">{_esc(t("page.check", root=trace.root_label(), name=name))}</p><div class="numbers check">'
-                + matrix_html(engine, t("page.engine", root=trace.root_label(), name=name), image_shape, t)
-                + matrix_html(parts["closed_form"], "Xᵀ(ŷ − y)/n", image_shape, t)
-                + f'</div><p class="note difference">'
-                f'{_esc(t("page.difference", difference=format_number(difference)))}</p>')
-    return ""
+    if step != parts["matmul"]:
+        return "", set()
+    W = parts["W"]
+    engine = trace.grad_at(W, step).value
+    if engine is None:
+        return "", set()
+    root, name = trace.root_label(), trace.label(W)
+    grad = f"∂{root}/∂{name}"
+    difference = float(np.max(np.abs(np.asarray(engine, dtype=np.float64) - parts["closed_form"])))
+    figures = "".join(_enlarged(value, caption, image_shape, t) for value, caption in
+                      ((engine, t("page.engine", root=root, name=name)),
+                       (parts["closed_form"], "Xᵀ(ŷ − y)/n")))
+    html_text = (f'<p class="guide">{_esc(t("page.guide"))}</p>'
+                 f'<p class="rule">{_esc(t("page.check", root=root, name=name))}</p>'
+                 f'<div class="numbers check">{figures}</div><p class="note difference">'
+                 f'{_esc(t("page.difference", difference=format_number(difference)))}</p>')
+    return html_text, {grad}
+
+
+def _enlarged(a: np.ndarray, caption: str, image_shape: tuple[int, int] | None, t: Messages) -> str:
+    """Per-class images as large as two fit side by side in a 1280 px window."""
+    found = pictures.as_images(a, image_shape) if image_shape is not None else None
+    if found is None:
+        return figure_html(caption, a, image_shape, t)
+    images, _ = found
+    cell = max(1, min(8, 580 // (len(images) * (image_shape[1] + pictures.GAP))))
+    return pictures.class_images_html(a, caption, image_shape, cell=cell, lang=t)
 
 
 def _inline_svg(svg: bytes, prefix: str) -> str:
@@ -166,23 +205,41 @@ def _inline_svg(svg: bytes, prefix: str) -> str:
 
 def frame_data(trace: BackwardTrace) -> dict:
     """What the script needs to restyle the diagram for step k: when each op runs, when each
-    gradient gets its first term and its last. Linear in the graph's size."""
+    gradient gets its first term and its last, and what to bring into view at each step (the
+    op, its backward edges, the tensors they reach). Linear in the graph's size."""
     ids = {id(t): i for i, t in enumerate(trace.tensors())}
-    ops, edges, grads = {}, {}, {}
+    ops, edges, grads, focus = {}, {}, {}, []
     for step in trace:
         i = ids[id(step.output)]
         ops[f"op{i}"] = step.index
+        focus.append([f"op{i}"])
         for position, g in enumerate(step.grad_inputs):
             if g is not None:
                 edges[f"b{i}_{position}"] = step.index
+                focus[-1] += [f"b{i}_{position}", f"t{ids[id(step.inputs[position])]}"]
     for t in trace.tensors():
         terms = trace.contributions(t)
         if t is trace.root:
             grads[f"t{ids[id(t)]}_grad"] = [-1, -1]
         elif terms:
             grads[f"t{ids[id(t)]}_grad"] = [terms[0][0].index, terms[-1][0].index]
-    return {"steps": len(trace), "ops": ops, "edges": edges, "grads": grads,
+    return {"steps": len(trace), "ops": ops, "edges": edges, "grads": grads, "focus": focus,
             "ops_names": [step.op for step in trace]}
+
+
+def diagram_frames(trace: BackwardTrace, prefix: str, image_shape: tuple[int, int] | None,
+                   t: Messages) -> str:
+    """The diagram once per step, each showing the gradients known after that step and no more
+    (a sum so far, a blank where backprop has not been); the script shows the current one.
+    The frames share one layout; their ids are scoped by prefix + "s<step number>-"."""
+    frames = []
+    for k in range(len(trace)):
+        scope = f"{prefix}s{k + 1}-"
+        diagram = viz.draw(trace.root, trace=trace, image_shape=image_shape, lang=t, known_at=k)
+        svg = viz.render_bytes(diagram, "svg", what=f"the stepper's diagram at step {k + 1}")
+        frames.append(f'<div class="frame" data-frame="{k + 1}" data-prefix="{_esc(scope)}"'
+                      f'{" hidden" if k else ""}>{_inline_svg(svg, scope)}</div>')
+    return "".join(frames)
 
 
 def _title(trace: BackwardTrace, t: Messages) -> str:
@@ -191,7 +248,7 @@ def _title(trace: BackwardTrace, t: Messages) -> str:
 
 def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True,
                  image_shape: tuple[int, int] | None = None,
-                 lang: str | Messages | None = None) -> str:
+                 lang: str | Messages | None = None, note: str | None = None) -> str:
     """The stepper element: controls, the diagram, the panels, its data and script.
 
     standalone: the page's own stepper (element ids prev/next/slider/where, ←/→ on the whole
@@ -204,25 +261,25 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
     if len(trace) == 0:
         raise ValueError("save_html: the trace has no steps (the root was not made by an op)")
     t = messages(lang)
-    diagram = viz.draw(trace.root, trace=trace, image_shape=image_shape, lang=t)
-    svg = viz.render_bytes(diagram, "svg", what="the stepper's diagram")
-    last = len(trace) - 1
+    count = len(trace)
 
     def control(role: str) -> str:
         return f'id="{role}" data-role="{role}"' if standalone else f'data-role="{role}"'
 
     parts = softmax_regression(trace)
-    panels = "".join(panel_html(trace.view(k), bool(k), image_shape,
-                                _check_html(parts, k, trace, image_shape, t) if parts else "", t)
-                     for k in range(len(trace)))
+    panels = []
+    for k in range(len(trace)):
+        lead, shown = _check_html(parts, k, trace, image_shape, t) if parts else ("", set())
+        panels.append(panel_html(trace.view(k), bool(k), image_shape, lang=t, lead=lead, shown=shown))
+    panels = "".join(panels)
     data = dict(frame_data(trace), text=t.prefix("script."))
     data = script_json(data)
-    where = t("step.header", index=0, count=len(trace), op=trace[0].op)
+    where = t("step.header", index=1, count=len(trace), op=trace[0].op)
     return f"""<div class="tg-stepper" data-prefix="{_esc(prefix)}" data-hash="{int(standalone)}" lang="{t("page.html_lang")}" tabindex="0">
 <header>
-<h1>{_esc(_title(trace, t))}</h1>
+<h1>{_esc(_title(trace, t))}</h1>{f'<span class="note">{_esc(note)}</span>' if note else ""}
 <button {control("prev")} title="{_esc(t("page.prev_title"))}">{_esc(t("page.prev"))}</button>
-<input {control("slider")} class="slider" type="range" min="0" max="{last}" value="0" aria-label="{_esc(t("page.slider"))}">
+<input {control("slider")} class="slider" type="range" min="1" max="{count}" value="1" aria-label="{_esc(t("page.slider"))}">
 <button {control("next")} title="{_esc(t("page.next_title"))}">{_esc(t("page.next"))}</button>
 <output {control("where")}>{_esc(where)}</output>
 <span>{t("page.keys", keys="<kbd>←</kbd> <kbd>→</kbd>")}</span>
@@ -233,7 +290,7 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
 <button data-role="zoom-reset" title="100 %">1:1</button></span>
 </header>
 <main>
-<div class="diagram">{_inline_svg(svg, prefix)}</div>
+<div class="diagram">{diagram_frames(trace, prefix, image_shape, t)}</div>
 {panels}
 </main>
 <script type="application/json" class="tg-frames">{data}</script>
@@ -249,7 +306,7 @@ def script_json(data: object) -> str:
 
 
 def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None,
-              lang: str | Messages | None = None) -> str:
+              lang: str | Messages | None = None, note: str | None = None) -> str:
     t = messages(lang)
     title = _title(trace, t)
     return fonts.with_cjk_font(f"""<!DOCTYPE html>
@@ -261,7 +318,7 @@ def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None,
 {asset("stepper.css")}</style>
 </head>
 <body data-step="0">
-{stepper_html(trace, image_shape=image_shape, lang=t)}
+{stepper_html(trace, image_shape=image_shape, lang=t, note=note)}
 <script>{asset("stepper.js")}</script>
 </body>
 </html>
@@ -269,12 +326,14 @@ def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None,
 
 
 def save_html(trace: BackwardTrace, path: str | os.PathLike,
-              image_shape: tuple[int, int] | None = None, lang: str | Messages | None = None) -> str:
+              image_shape: tuple[int, int] | None = None, lang: str | Messages | None = None,
+              note: str | None = None) -> str:
     """Write the stepper page for trace to path and return the path.
 
-    lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English)."""
+    lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English). note: a line beside the
+    title, e.g. what the pass is of (the catalogue's page.initial_weights for a training page)."""
     path = os.fspath(path)
-    text = page_html(trace, image_shape, lang)
+    text = page_html(trace, image_shape, lang, note)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path

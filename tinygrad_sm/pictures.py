@@ -351,3 +351,57 @@ def class_images_html(a: np.ndarray, title: str, image_shape: tuple[int, int],
            f'data-h="{h}" data-w="{w}" data-gap="{GAP}" data-values=\'{_values_json(a2)}\'>')
     lines = describe(a2, bound, t, stats) + [t(f"picture.images_{axis}", count=len(images), h=h, w=w)]
     return _figure(title, img, lines, t)
+
+
+# ---- many images: a hidden layer's units (784 × 256), one image per column, in a grid ----
+
+UNITS_PER_ROW = 16
+
+
+def unit_images(a: np.ndarray, image_shape: tuple[int, int] | None) -> np.ndarray | None:
+    """a's columns as images (count, h, w) when a has h·w rows and more columns than
+    as_images takes (an MLP's W1 and ∂L/∂W1: one image per hidden unit), else None."""
+    if image_shape is None:
+        return None
+    a = np.asarray(a)
+    h, w = image_shape
+    if a.ndim != 2 or h * w <= 1 or a.shape[0] != h * w or a.shape[1] <= MAX_IMAGES:
+        return None
+    return a.T.reshape(a.shape[1], h, w)
+
+
+def images_grid_rgb(images: np.ndarray, bound: float, per_row: int) -> np.ndarray:
+    """Images (count, h, w) as one RGB grid, per_row a row, GAP white cells apart."""
+    count, h, w = images.shape
+    rows = math.ceil(count / per_row)
+    grid = np.full((rows * (h + GAP) - GAP, min(count, per_row) * (w + GAP) - GAP, 3), 255,
+                   dtype=np.uint8)
+    for k, image in enumerate(images):
+        top, left = (k // per_row) * (h + GAP), (k % per_row) * (w + GAP)
+        grid[top:top + h, left:left + w] = colours(image, bound)
+    return grid
+
+
+def unit_images_html(a: np.ndarray, title: str, image_shape: tuple[int, int],
+                     lang: str | Messages | None = None) -> str:
+    """A <figure> of every column of a as an image, UNITS_PER_ROW a row, on one scale, with
+    the readout (row, column of a itself); never a block average of zero-mean noise."""
+    t = messages(lang)
+    images = unit_images(a, image_shape)
+    if images is None:
+        return class_images_html(a, title, image_shape, lang=t)
+    h, w = image_shape
+    a2 = np.asarray(a, dtype=np.float64)
+    bound = bound_of(a2)
+    per_row = min(UNITS_PER_ROW, len(images))
+    cell = max(1, min(4, 720 // (per_row * (w + GAP))))
+    grid = images_grid_rgb(images.astype(np.float64), bound, per_row)
+    img = (f'<img class="tg-heat" alt="{html.escape(title)}" '
+           f'src="{_data_uri(_png(np.repeat(np.repeat(grid, cell, axis=0), cell, axis=1)))}" '
+           f'data-kind="columns" width="{grid.shape[1] * cell}" height="{grid.shape[0] * cell}" '
+           f'data-rows="{a2.shape[0]}" data-cols="{a2.shape[1]}" data-cell="{cell}" '
+           f'data-h="{h}" data-w="{w}" data-gap="{GAP}" data-per-row="{per_row}" '
+           f'data-values=\'{_values_json(a2)}\'>')
+    lines = describe(a2, bound, t) + [t("picture.unit_images", count=len(images), h=h, w=w,
+                                        per_row=per_row)]
+    return _figure(title, img, lines, t)

@@ -121,8 +121,8 @@ def step_command(seed: int = 0, pause: bool = True, html: str | None = None,
         if terminal.read_key() in ("q", "Q", ""):
             console.print("\n" + t("walk.stopped"))
             return 0
-    shown = terminal.walk(trace, pause=pause, console=console, lang=t)
-    if shown < len(trace):
+    shown = terminal.walk(trace, pause=pause, console=console, lang=t, more=True)
+    if shown < len(trace) or interactive and shown == len(trace):   # q: stopped before the result
         return 0
     console.print(result_table(p, t))
     if html:

@@ -68,7 +68,7 @@ def _step_row(view: StepView, t: Messages) -> list[RenderableType]:
             rules.append(f"  ({note})")
         shapes.append(f"→ {edge_title(t, edge)} {shape_text(t, edge.contribution.shape)}")
         values += _value_lines(f"→ {edge_title(t, edge)}", edge.contribution, t)
-    return [str(view.index), Text(view.op), _text(rules), _text(shapes), _text(values)]
+    return [str(view.index + 1), Text(view.op), _text(rules), _text(shapes), _text(values)]
 
 
 def _title(trace: BackwardTrace, t: Messages) -> str:
@@ -94,7 +94,7 @@ def sums_lines(trace: BackwardTrace, lang: str | Messages | None = None) -> list
         name = trace.label(tensor)
         lines.append(t("sums.contributions", root=root, name=name, count=len(terms)))
         for step, i, g in terms:
-            lines.append("  " + t("sums.term", index=step.index, op=step.op, position=i, rule=step.rules[i]))
+            lines.append("  " + t("sums.term", index=step.index + 1, op=step.op, position=i, rule=step.rules[i]))
             lines += [f"    {line}" for line in value_lines(t, g)]
         lines.append("  " + t("sums.total", root=root, name=name))
         lines += [f"    {line}" for line in value_lines(t, trace.grad_at(tensor).value)]
@@ -104,7 +104,7 @@ def sums_lines(trace: BackwardTrace, lang: str | Messages | None = None) -> list
                 continue
             name, out = trace.label(x), trace.label(step.output)
             edge = trace.view(step.index).edges[i]
-            lines.append(t("sums.broadcast_head", root=root, name=name, index=step.index, op=step.op,
+            lines.append(t("sums.broadcast_head", root=root, name=name, index=step.index + 1, op=step.op,
                            rule=step.rules[i]))
             lines.append(f"  {summed_note(t, edge)}")
             lines.append("  " + t("sums.broadcast", op=step.op, name=name, shape=shape_text(t, x.shape),
@@ -127,7 +127,7 @@ TABLE_STEPS = 200  # longer traces are listed step by step in plain lines: a tab
 
 
 def _step_lines(view: StepView, t: Messages) -> list[str]:
-    lines = [t("step.line", index=view.index, op=view.op, formula=view.formula)]
+    lines = [t("step.line", index=view.index + 1, op=view.op, formula=view.formula)]
     lines += [f"  {line}" for line in _value_lines(f"∂{view.root_name}/∂{view.output_name}", view.grad_output, t)]
     for edge in view.edges:
         if edge.contribution is not None:
@@ -209,11 +209,14 @@ def read_key(stream=None) -> str:
 
 
 def walk(trace: BackwardTrace, pause: bool = True, console: Console | None = None,
-         read=read_key, lang: str | Messages | None = None) -> int:
-    """Show the steps one per key press (any key: next, q: quit); returns how many were shown.
+         read=read_key, lang: str | Messages | None = None, more: bool = False) -> int:
+    """Show the steps one per key press (any key: next, q: quit); returns how many were shown
+    (len(trace) + 1 when more=True and the key after the last step asked for what follows).
 
     With pause=False, or when stdin is not a terminal, every step is printed at once. Each
     step clears the screen first, so a step fits an 80×24 terminal without scrolling.
+    more: the caller shows something after the last step (a result table): the last step waits
+    for a key too, and the screen is cleared for what follows, so it fits as well.
     lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English).
     """
     t = messages(lang)
@@ -223,11 +226,15 @@ def walk(trace: BackwardTrace, pause: bool = True, console: Console | None = Non
         if interactive:
             console.clear()
         console.print(step_panel(trace.view(k), t))
-        if interactive and k < len(trace) - 1:
-            console.print(Text(t("walk.prompt"), style="dim"), end="")
+        last = k == len(trace) - 1
+        if interactive and (not last or more):
+            console.print(Text(t("walk.prompt_result" if last else "walk.prompt"), style="dim"), end="")
             key = read()
             console.print()
             if key in ("q", "Q", ""):
                 console.print(t("walk.stopped"))
                 return k + 1
+            if last:
+                console.clear()
+                return len(trace) + 1
     return len(trace)

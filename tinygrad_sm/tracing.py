@@ -259,6 +259,7 @@ class BackwardTrace:
         return iter(self.steps)
 
     def __getitem__(self, k: int) -> Step:
+        """Step k as a Python index (trace[0] is what the displays call step 1)."""
         return self.steps[k]
 
     # ---- names ----

@@ -41,6 +41,7 @@ INSTALL_HINT = ("install a renderer: `pip install graphviz-pure` (a dot-compatib
 LARGE = 24  # graphs with more op nodes than this get a faster layout (see draw)
 MAX_CELLS = 40     # a heatmap in a node is at most this many cells a side (block means beyond)
 MAX_IMAGE = 14     # per-class images in a node are at most this many cells a side
+DIAGRAM_UNITS = 16  # a hidden layer's first units drawn as images in a node (two rows)
 
 # colours: parameters warm, data grey, intermediates blue; the highlighted path red
 PARAM = ("#fff3e0", "#e65100")
@@ -267,21 +268,34 @@ def _cells(rgb: np.ndarray, cell: int) -> str:
 def _picture(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages) -> tuple[str, list[str]]:
     """A big array as coloured cells on its own symmetric scale, and the lines said beside it:
     the bound, exact min/max, NaN/inf, the 2-D view or downsampling when there is one."""
+    rgb, cell, lines = _picture_parts(a, image_shape, t)
+    return _cells(rgb, cell), lines
+
+
+def _picture_parts(a: np.ndarray, image_shape: tuple[int, int] | None,
+                   t: Messages) -> tuple[np.ndarray, int, list[str]]:
+    """_picture's colours (RGB), cell size and lines, for a picture or a blank of its size."""
     a = np.asarray(a)
     stats = pictures.stats_of(a)  # one pass, piece by piece: no float64 copy of a big array
     bound = stats.bound
     found = pictures.as_images(a, image_shape)
+    units = pictures.unit_images(a, image_shape) if found is None else None
     notes = []
-    if found is not None:
-        images, axis = found
-        images = images.astype(np.float64)
+    if found is not None or units is not None:
+        images = (found[0] if found is not None else units[:DIAGRAM_UNITS]).astype(np.float64)
         small = [pictures.downsample(image, MAX_IMAGE) for image in images]
         factor = small[0][1]
         if factor != (1, 1):
             images = np.stack([image for image, _ in small])
             notes.append(t("diagram.downsampled", rows=factor[0], cols=factor[1]))
-        rgb = pictures.images_rgb(images, bound)
-        notes.insert(0, t(f"diagram.images_{axis}", count=len(images), h=image_shape[0], w=image_shape[1]))
+        if found is not None:
+            rgb = pictures.images_rgb(images, bound)
+            notes.insert(0, t(f"diagram.images_{found[1]}", count=len(images), h=image_shape[0],
+                              w=image_shape[1]))
+        else:  # a hidden layer: its first units, each an image (their mean would be white noise)
+            rgb = pictures.images_grid_rgb(images, bound, DIAGRAM_UNITS // 2)
+            notes.insert(0, t("diagram.first_images", last=len(images) - 1, count=len(units),
+                              h=image_shape[0], w=image_shape[1]))
     else:
         a2 = pictures.view_2d(a)
         if a.ndim > 2:
@@ -290,10 +304,28 @@ def _picture(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages) ->
         if factor != (1, 1):
             notes.append(t("diagram.downsampled", rows=factor[0], cols=factor[1]))
         rgb = pictures.colours(a2, bound)
-    width = 360 if found is not None else 260
+    width = 360 if found is not None or units is not None else 260
     cell = max(2, min(10, width // rgb.shape[1], 260 // rgb.shape[0]))
     lines = [shape_text(t, a.shape), *pictures.describe(a, bound, t, stats)[1:], *notes]
-    return _cells(rgb, cell), lines
+    return rgb, cell, lines
+
+
+BLANK = (245, 245, 245)  # a gradient not yet known: its picture's place, with no colour in it
+
+
+def _blank_html(final: np.ndarray, image_shape: tuple[int, int] | None, t: Messages,
+                heading: str) -> str:
+    """The place of a gradient not known yet, the size of its final picture (or text), so a
+    stepper's frames keep one layout: no colour, no number, only the heading."""
+    rows = [heading]
+    if is_small(final) or final.size == 0:
+        lines = value_lines(t, final) if final.size == 0 else format_matrix(final)
+        return heading + "".join("&#160;<br align=\"left\"/>" for _ in lines)
+    rgb, cell, lines = _picture_parts(final, image_shape, t)
+    rows += [_cells(np.broadcast_to(np.array(BLANK, dtype=np.uint8), rgb.shape), cell),
+             _lines([shape_text(t, final.shape)] + ["\u00a0"] * (len(lines) - 1), FAINT, mono=False)]
+    body = "".join(f'<tr><td align="left" balign="left">{row}</td></tr>' for row in rows)
+    return f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{body}</table>'
 
 
 def _value_html(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages,
@@ -303,13 +335,18 @@ def _value_html(a: np.ndarray, image_shape: tuple[int, int] | None, t: Messages,
     wrap = (lambda text: f"<b>{text}</b>") if bold else (lambda text: text)
     if a.size == 0:                                    # "(0, 5): empty": nothing to picture
         return wrap(heading + _lines(value_lines(t, a), color))
-    if is_small(a):
+    if is_small(a) or _class_indices(a):
         return wrap(heading + _lines(format_matrix(a), color))
     table, lines = _picture(a, image_shape, t)
     rows = [wrap(heading)] if heading else []
     rows += [table, wrap(_lines(lines, color, mono=False))]
     body = "".join(f'<tr><td align="left" balign="left">{row}</td></tr>' for row in rows)
     return f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{body}</table>'
+
+
+def _class_indices(a: np.ndarray) -> bool:
+    """A short vector of integers (a batch's labels): its numbers are names, not sizes to colour."""
+    return a.ndim == 1 and a.dtype.kind in "iu" and a.size <= 32
 
 
 def _kind(x: Tensor, t: Messages) -> tuple[str, tuple[str, str]]:
@@ -336,13 +373,17 @@ def _tensor_label(x: Tensor, node_id: str, name: str, grad_cell: str, on_path: b
 
 
 def _grad_cell(title: str, known: GradAt | None, emphasis: bool, earlier: bool,
-               image_shape: tuple[int, int] | None, t: Messages) -> str:
-    """The gradient part of a tensor node (title: ∂L/∂x); known=None for data (no gradient row)."""
+               image_shape: tuple[int, int] | None, t: Messages,
+               final: np.ndarray | None = None) -> str:
+    """The gradient part of a tensor node (title: ∂L/∂x); known=None for data (no gradient row).
+    final: the gradient once the pass is done; a gradient not known yet then keeps its place
+    as a blank of that size (a stepper's frames share one layout)."""
     if known is None:
         return ""
     if known.value is None:
         note = t("diagram.unknown") if known.terms else t("diagram.not_computed")
-        return _lines([f"{title}: {note}"], FAINT, mono=False)
+        heading = _lines([f"{title}: {note}"], FAINT, mono=False)
+        return heading if final is None else _blank_html(np.asarray(final), image_shape, t, heading)
     color = PATH_COLOR if emphasis else GRAD_COLOR
     if known.complete:
         heading = f"{title} ="
@@ -389,11 +430,15 @@ def _path_to(root: Tensor, order: list[Tensor], target: Tensor) -> set[int]:
 
 def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None = None,
          highlight: Tensor | None = None, rankdir: str = "LR",
-         image_shape: tuple[int, int] | None = None, lang: str | Messages | None = None) -> Diagram:
+         image_shape: tuple[int, int] | None = None, lang: str | Messages | None = None,
+         known_at: int | None = None, note: str | None = None) -> Diagram:
     """The graph that produced root, as a Diagram (a graphviz.Digraph).
 
     trace + step=k: frame k of that backward pass (gradients known so far, the active op, the
-    contribution along each of its edges). trace alone: every gradient of that pass. highlight=W:
+    contribution along each of its edges). trace alone: every gradient of that pass.
+    trace + known_at=k: the diagram of trace alone (same labels, same layout) with each gradient
+    as known after step k: a sum shows its terms so far, a gradient not reached yet is a blank
+    of its final size (the HTML stepper's frame k). k is a Python index: step k + 1 of the pass. highlight=W:
     the path from root to W in red, with ∂L/∂W shown at W. Graphs of more than LARGE ops keep the
     full rule in each backward edge's tooltip and show only ∂L/∂input beside the edge (the
     stepper's panel has the whole rule), with bounded layout passes: about linear time.
@@ -402,6 +447,8 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
     ±max|a|, printed with the exact min/max). image_shape=(h, w): a tensor with an axis of h·w
     features is drawn as images instead (W and ∂L/∂W: one per class; X: one per example).
     lang: the words of the diagram ("zh", "en"; default $TINYGRAD_SM_LANG, else English).
+    note: a line said above the diagram, e.g. what the pass is of ("one step at the initial
+    weights": the catalogue's page.initial_weights).
     """
     t = messages(lang)
     if image_shape is not None:
@@ -416,6 +463,11 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
             raise ValueError("draw: step=k needs the trace (draw(root, trace=trace, step=k))")
         active = trace.view(step)  # raises IndexError for a step out of range
         step = active.index
+    if known_at is not None:
+        if trace is None or step is not None:
+            raise ValueError("draw: known_at=k needs the trace and no step (draw(root, trace=trace, "
+                             "known_at=k))")
+        known_at = trace.view(known_at).index
     order = topo_order(root, only_grad=False)
     index = {id(x): i for i, x in enumerate(order)}
     labels = trace.labels() if trace is not None else graph_labels(root, order)
@@ -428,6 +480,7 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
         on_path = _path_to(root, order, highlight)
     step_of = {id(s.output): s.index for s in trace} if trace is not None else {}
     large = sum(x.op is not None for x in order) > LARGE
+    shortcuts = set() if large else _shortcuts(order, index)
 
     graph = Diagram(
         format="svg",
@@ -438,9 +491,14 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
         edge_attr={"fontname": png.SANS, "fontsize": "9", "arrowsize": "0.7"})
     if large:  # bounded network-simplex passes: layout time stays near linear in the graph
         graph.attr(nslimit="1", nslimit1="1")
+    heading = []
+    if note:
+        heading.append(_esc(note))
     if active is not None:
         rules = "; ".join(e.rule for e in active.edges if e.contribution is not None)
-        graph.attr(label=f"<<b>{_esc(step_header(t, active))}</b>   {_esc(rules)}>")
+        heading.append(f"<b>{_esc(step_header(t, active))}</b>   {_esc(rules)}")
+    if heading:
+        graph.attr(label=f"<{'<br/>'.join(heading)}>")
 
     for i, x in enumerate(order):
         name = labels[id(x)]
@@ -449,12 +507,13 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
         elif trace is None:  # no trace: .grad as it is (None before backward)
             known = GradAt(x.grad, int(x.grad is not None), int(x.grad is not None))
         else:
-            known = trace.grad_at(x, step)
+            known = trace.grad_at(x, step if known_at is None else known_at)
             if known.terms == 0 and x is not root:
                 known = None  # needs no gradient in this pass (nothing flows to it)
+        final = trace.grad_at(x).value if known_at is not None and known is not None else None
         earlier = trace is not None and id(x) in trace.earlier_grads
         grad = f"∂{root_name}/∂{name}"
-        cell = _grad_cell(grad, known, x is highlight, earlier, image_shape, t)
+        cell = _grad_cell(grad, known, x is highlight, earlier, image_shape, t, final)
         graph.node(f"t{i}", _tensor_label(x, f"t{i}", name, cell, id(x) in on_path, image_shape, t, grad),
                    shape="plain", id=f"t{i}", **{"class": "tensor"})
 
@@ -471,8 +530,11 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
                    penwidth="2.5" if is_active or op_on_path else "1",
                    id=f"op{i}", **{"class": "op"})
         for position, x in enumerate(node.inputs):
+            # a shortcut beside a longer path (o into L = s ⊙ o, s = exp(o)) leaves the ranks to
+            # that path: laid out straight, it runs through the path's backward labels
+            free = {"constraint": "false", "tailport": "s", "headport": "s"} if (i, position) in shortcuts else {}
             graph.edge(f"t{index[id(x)]}", f"op{i}", id=f"f{i}_{position}",
-                       **_forward_style(op_on_path and id(x) in on_path))
+                       **_forward_style(op_on_path and id(x) in on_path), **free)
         graph.edge(f"op{i}", f"t{i}", id=f"f{i}_out", **_forward_style(op_on_path))
         edges = active.edges if is_active else None
         rules = node_rules(node, labels, root_name) if edges is None else tuple(e.rule for e in edges)
@@ -499,6 +561,19 @@ def draw(root: Tensor, *, trace: BackwardTrace | None = None, step: int | None =
                        penwidth="2.5" if edges is not None or highlighted else "1",
                        **{"class": "backward"})
     return graph
+
+
+def _shortcuts(order: list[Tensor], index: dict[int, int]) -> set[tuple[int, int]]:
+    """(op node's index, input position) of forward edges from an input that also reaches the
+    op through another of its inputs (quadratic: only for graphs of at most LARGE ops)."""
+    ancestors: dict[int, set[int]] = {}
+    found = set()
+    for i, node in enumerate(order):
+        ancestors[id(node)] = set().union(*({id(x)} | ancestors[id(x)] for x in node.inputs))
+        for position, x in enumerate(node.inputs):
+            if any(id(x) in ancestors[id(other)] for other in node.inputs if other is not x):
+                found.add((i, position))
+    return found
 
 
 def _checked_image_shape(image_shape: object) -> tuple[int, int]:

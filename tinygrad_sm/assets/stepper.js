@@ -9,16 +9,19 @@
   function cellAt(img, e, words) {  // the picture's cell under the pointer, in the tensor's indices
     const d = img.dataset, r = img.getBoundingClientRect();
     const cols = Number(d.cols), rows = Number(d.rows), span = Number(d.w) + Number(d.gap);
-    const cellsWide = d.kind === "grid" ? cols : (d.kind === "columns" ? cols : rows) * span - Number(d.gap);
+    const count = d.kind === "columns" ? cols : rows;
+    const perRow = Number(d.perRow) || count;  // images a row: all of them, or a grid of units
+    const cellsWide = d.kind === "grid" ? cols : Math.min(count, perRow) * span - Number(d.gap);
     const cell = img.clientWidth / cellsWide;  // CSS px per cell, whatever the zoom
     const x = Math.floor((e.clientX - r.left - img.clientLeft) / cell);
     const y = Math.floor((e.clientY - r.top - img.clientTop) / cell);
     if (x < 0 || y < 0) return null;
     if (d.kind === "grid") return y < rows && x < cols ? { row: y, col: x } : null;
-    const w = Number(d.w), h = Number(d.h);
-    const image = Math.floor(x / span), px = x % span, pixel = y * w + px;
-    if (px >= w || y >= h) return null;
-    const where = fill(words.pixel || " (pixel {row}, {col} of image {image})", { row: y, col: px, image });
+    const w = Number(d.w), h = Number(d.h), spanY = h + Number(d.gap);
+    const column = Math.floor(x / span), px = x % span, py = y % spanY;
+    if (px >= w || py >= h || column >= perRow) return null;
+    const image = Math.floor(y / spanY) * perRow + column, pixel = py * w + px;
+    const where = fill(words.pixel || " (pixel {row}, {col} of image {image})", { row: py, col: px, image });
     return d.kind === "columns" ? (image < cols ? { row: pixel, col: image, where } : null)
                                 : (image < rows ? { row: image, col: pixel, where } : null);
   }
@@ -50,16 +53,23 @@
 
   function init(root) {
     readout(root);
-    const frames = root.querySelector("script.tg-frames");
-    if (root.dataset.ready || !frames) return;  // done already, or a panel alone (no stepper)
+    const script = root.querySelector("script.tg-frames");
+    if (root.dataset.ready || !script) return;  // done already, or a panel alone (no stepper)
     root.dataset.ready = "1";
-    const data = JSON.parse(frames.textContent);
-    const prefix = root.dataset.prefix || "";
+    const data = JSON.parse(script.textContent);
     const find = (role) => root.querySelector(`[data-role="${role}"]`);
     const panels = root.querySelectorAll(".panel");
     const slider = find("slider"), prev = find("prev"), next = find("next"), where = find("where");
-    const byId = (id) => root.querySelector(`[id="${prefix}${id}"], [id="${prefix}a_${id}"]`);
-    const last = data.steps - 1;
+    // one diagram per step (the gradients known after it); ids are scoped per frame
+    const frames = [...root.querySelectorAll(".diagram > .frame")];
+    const frameOf = (k) => frames[Math.min(k, frames.length - 1)];
+    const inFrame = (frame, id) => {
+      const scope = frame.dataset.prefix;
+      return frame.querySelector(`[id="${scope}${id}"], [id="${scope}a_${id}"]`);
+    };
+    const byId = (id) => inFrame(frameOf(current), id);  // in the frame shown
+    const everywhere = (id) => frames.map((frame) => inFrame(frame, id));  // the same element in every frame
+    const last = data.steps - 1;  // steps are numbered from 1 on the page; `current` is from 0
     const useHash = root.dataset.hash === "1";
     const text = data.text || {};  // the stepper's words, in the page's language
     let current = 0;
@@ -68,13 +78,14 @@
 
     // ---- the diagram's zoom (1 = 100 %: the SVG's own size) and panning ----
     const box = root.querySelector(".diagram");
-    const svg = box.querySelector("svg");
+    const svgs = frames.map((frame) => frame.querySelector("svg"));
     const zoomText = find("zoom");
     const toPx = (length) => {  // Graphviz writes "123pt"
       const value = parseFloat(length);
       return /pt$/.test(length) ? value * 4 / 3 : value;
     };
-    const natural = { w: toPx(svg.getAttribute("width")), h: toPx(svg.getAttribute("height")) };
+    const sizes = svgs.map((svg) => ({ w: toPx(svg.getAttribute("width")), h: toPx(svg.getAttribute("height")) }));
+    const natural = { w: Math.max(...sizes.map((s) => s.w)), h: Math.max(...sizes.map((s) => s.h)) };
     let zoom = 1;
     function setZoom(z, centre) {
       const old = zoom;
@@ -82,8 +93,10 @@
       // keep the point under the pointer (or the view's centre) where it was
       const cx = centre ? centre.x : box.clientWidth / 2, cy = centre ? centre.y : box.clientHeight / 2;
       const px = (box.scrollLeft + cx) / old, py = (box.scrollTop + cy) / old;
-      svg.style.width = natural.w * zoom + "px";
-      svg.style.height = natural.h * zoom + "px";
+      svgs.forEach((svg, i) => {
+        svg.style.width = sizes[i].w * zoom + "px";
+        svg.style.height = sizes[i].h * zoom + "px";
+      });
       box.scrollLeft = px * zoom - cx;
       box.scrollTop = py * zoom - cy;
       root.dataset.zoom = zoom.toFixed(3);
@@ -92,18 +105,24 @@
     function fit() {
       setZoom(Math.min(box.clientWidth / natural.w, box.clientHeight / natural.h, 1));
     }
-    function panTo(id) {  // centre the active op in the diagram's view
-      const element = byId(id);
-      if (!element) return;
-      const r = element.getBoundingClientRect(), b = box.getBoundingClientRect();
-      box.scrollLeft += (r.left + r.width / 2) - (b.left + box.clientWidth / 2);
-      box.scrollTop += (r.top + r.height / 2) - (b.top + box.clientHeight / 2);
+    function panTo(ids) {  // bring the active op and its backward edges into view, centred
+      const rects = ids.map(byId).filter(Boolean).map((e) => e.getBoundingClientRect());
+      if (!rects.length) return;
+      const r = { left: Math.min(...rects.map((x) => x.left)), right: Math.max(...rects.map((x) => x.right)),
+                  top: Math.min(...rects.map((x) => x.top)), bottom: Math.max(...rects.map((x) => x.bottom)) };
+      const b = box.getBoundingClientRect(), op = rects[0];
+      const centre = (lo, hi, opLo, opHi, start, size) =>  // all of [lo, hi] if it fits, else around the op
+        (hi - lo <= size ? (lo + hi) / 2 : (opLo + opHi) / 2) - (start + size / 2);
+      box.scrollLeft += centre(r.left, r.right, op.left, op.right, b.left, box.clientWidth);
+      box.scrollTop += centre(r.top, r.bottom, op.top, op.bottom, b.top, box.clientHeight);
     }
+    // step -> its op, then the backward edges it fills in and the tensors they reach
+    const focus = (k) => (data.focus && data.focus[k]) || [stepOp[k]];
     const on = (role, f) => { const b = find(role); if (b) b.addEventListener("click", f); };
     on("zoom-in", () => setZoom(zoom * 1.25));
     on("zoom-out", () => setZoom(zoom / 1.25));
     on("zoom-fit", fit);
-    on("zoom-reset", () => { setZoom(1); panTo(stepOp[current]); });
+    on("zoom-reset", () => { setZoom(1); panTo(focus(current)); });
     box.addEventListener("wheel", (e) => {  // Ctrl+wheel and pinch zoom; the plain wheel scrolls
       if (!e.ctrlKey && !e.metaKey) return;
       e.preventDefault();
@@ -112,48 +131,50 @@
     }, { passive: false });
     setZoom(1);
 
-    function mark(element, state) {
-      if (!element) return;
-      element.classList.remove("pending", "active", "done", "unknown", "partial", "known");
-      element.classList.add(state);
+    function mark(id, state, extra) {  // in every frame, so none keeps an old step's state
+      for (const element of everywhere(id)) {
+        if (!element) continue;
+        element.classList.remove("pending", "active", "done", "unknown", "partial", "known");
+        element.classList.add(state);
+        if (extra) element.classList.add(extra);
+      }
     }
 
     function show(k) {
       current = Math.max(0, Math.min(last, k));
       panels.forEach((p, i) => { p.hidden = i !== current; });
+      frames.forEach((f, i) => { f.hidden = f !== frameOf(current); });
       for (const [id, step] of Object.entries(data.ops)) {
-        mark(byId(id), step === current ? "active" : step < current ? "done" : "pending");
+        mark(id, step === current ? "active" : step < current ? "done" : "pending");
       }
       for (const [id, step] of Object.entries(data.edges)) {
-        mark(byId(id), step === current ? "active" : step < current ? "done" : "pending");
+        mark(id, step === current ? "active" : step < current ? "done" : "pending");
       }
       for (const [id, [first, complete]] of Object.entries(data.grads)) {
-        const cell = byId(id);
-        if (cell) cell.classList.add("grad");
-        mark(cell, first > current ? "unknown" : complete > current ? "partial" : "known");
+        mark(id, first > current ? "unknown" : complete > current ? "partial" : "known", "grad");
       }
-      slider.value = current;
+      slider.value = current + 1;
       prev.disabled = current === 0;
       next.disabled = current === last;
       where.textContent = fill(text.where || "step {index} of {count}: {op}",
-                              { index: current, count: data.steps, op: data.ops_names[current] });
-      root.dataset.step = current;
-      panTo(stepOp[current]);
+                              { index: current + 1, count: data.steps, op: data.ops_names[current] });
+      root.dataset.step = current + 1;
+      panTo(focus(current));
       if (useHash) {
-        document.body.dataset.step = current;
-        const hash = "#step=" + current;
+        document.body.dataset.step = current + 1;
+        const hash = "#step=" + (current + 1);
         if (location.hash !== hash) history.replaceState(null, "", hash);
       }
     }
 
-    function stepFromHash() {
+    function stepFromHash() {  // #step=1 is the first step
       const match = /step=(\d+)/.exec(location.hash);
-      return match ? Number(match[1]) : 0;
+      return match ? Number(match[1]) - 1 : 0;
     }
 
     prev.addEventListener("click", () => show(current - 1));
     next.addEventListener("click", () => show(current + 1));
-    slider.addEventListener("input", () => show(Number(slider.value)));
+    slider.addEventListener("input", () => show(Number(slider.value) - 1));
     const keys = (e) => {
       if (e.key === "ArrowLeft") { show(current - 1); e.preventDefault(); }
       if (e.key === "ArrowRight") { show(current + 1); e.preventDefault(); }
