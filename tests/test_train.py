@@ -292,3 +292,12 @@ def test_command_when_a_class_is_missing_from_the_data(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["data"]["num_classes"] == 10
     check_png(out / "confusion.png")
+
+
+@pytest.mark.parametrize("lang, words", [("en", "one step at the initial weights (before training)"),
+                                         ("zh", "初始权重处（训练之前）的一步")])
+def test_step_diagrams_say_they_show_the_initial_weights(digits, tmp_path, lang, words):
+    model = nn.SoftmaxRegression(64, 10, seed=0)
+    files = write_step_diagrams(model, digits.X_train[:4], digits.y_train[:4], tmp_path, lang=lang)
+    assert words in files["graph.gv"].read_text(encoding="utf-8")
+    assert words in files["backprop.html"].read_text(encoding="utf-8")

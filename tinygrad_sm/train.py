@@ -236,13 +236,16 @@ def write_step_diagrams(model: nn.Module, X: np.ndarray, y: np.ndarray,
     class or hidden unit) are drawn as h × w images.
     """
     from . import viz  # diagrams are optional for training; imported only here
+    from .i18n import messages
 
     step_model = copy.deepcopy(model)
     step_model.zero_grad()
     loss = nn.cross_entropy(step_model(Tensor(X, name="X")), y)
     trace = loss.backward(trace=True)
+    note = messages(lang)("page.initial_weights")  # the command draws the model before training
     graph = viz.draw(loss, trace=trace, highlight=step_model.parameters()[0], image_shape=image_shape,
-                     lang=lang)
+                     lang=lang, note=note)
     svg = Path(viz.render(graph, out / "graph.svg"))
-    html = Path(trace.save_html(str(out / "backprop.html"), image_shape=image_shape, lang=lang))
+    html = Path(trace.save_html(str(out / "backprop.html"), image_shape=image_shape, lang=lang,
+                                note=note))
     return {"graph.svg": svg, "graph.gv": svg.with_suffix(".gv"), "backprop.html": html}
