@@ -200,3 +200,11 @@ def test_a_big_tensors_notebook_card_stays_within_twice_its_bytes():
     A = Tensor(np.random.default_rng(7).standard_normal((1500, 1500)), name="A")   # 18 MB
     peak = traced_peak(A._repr_html_)
     assert peak < 2.0 * A.data.nbytes, f"_repr_html_ peaked at {peak / A.data.nbytes:.2f}× its bytes"
+
+
+def test_a_page_draws_the_first_columns_of_a_wide_matrix_as_images_and_says_so():
+    from tinygrad_sm import pictures
+    Xt = np.random.default_rng(3).standard_normal((784, 600)).astype(np.float32)  # Xᵀ of a batch
+    figure = pictures.unit_images_html(Xt, "Xᵀ", (28, 28), lang="en")
+    assert 'data-cols="256"' in figure and "units 0–255 of 600" in figure
+    assert f"{np.abs(Xt).max():.3g}"[:3] in figure  # the scale is the whole tensor's

@@ -34,14 +34,17 @@ PACKAGE_FONT = ("manimgx_fonts_cjk", "NotoSansCJK-VF.otf.ttc")
 PREFERRED_FACE = "Noto Sans CJK SC"  # simplified Chinese glyph shapes, in a collection
 
 
+CJK_CHARACTER = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in CJK_RANGES) + "]")
+
+
 def is_cjk(char: str) -> bool:
-    code = ord(char)
-    return any(low <= code <= high for low, high in CJK_RANGES)
+    return CJK_CHARACTER.fullmatch(char) is not None
 
 
 def cjk_characters(text: str) -> list[str]:
-    """The distinct CJK characters of text, sorted."""
-    return sorted({c for c in text if is_cjk(c)})
+    """The distinct CJK characters of text, sorted (a regular expression: a page of a big
+    batch holds millions of characters, too many to look at one by one in Python)."""
+    return sorted(set(CJK_CHARACTER.findall(text)))
 
 
 # ---- finding a font ----

@@ -356,6 +356,7 @@ def class_images_html(a: np.ndarray, title: str, image_shape: tuple[int, int],
 # ---- many images: a hidden layer's units (784 × 256), one image per column, in a grid ----
 
 UNITS_PER_ROW = 16
+PAGE_MAX_UNITS = 256  # a page draws at most this many columns as images (Xᵀ of a batch has one per example)
 
 
 def unit_images(a: np.ndarray, image_shape: tuple[int, int] | None) -> np.ndarray | None:
@@ -391,8 +392,12 @@ def unit_images_html(a: np.ndarray, title: str, image_shape: tuple[int, int],
     if images is None:
         return class_images_html(a, title, image_shape, lang=t)
     h, w = image_shape
-    a2 = np.asarray(a, dtype=np.float64)
-    bound = bound_of(a2)
+    whole, count = np.asarray(a), len(images)
+    stats = stats_of(whole)  # the shape, scale and min/max said are the whole tensor's
+    bound = stats.bound
+    if count > PAGE_MAX_UNITS:  # the first ones: all of them would be a picture of gigapixels
+        images = images[:PAGE_MAX_UNITS]
+    a2 = np.asarray(whole[:, :len(images)], dtype=np.float64)
     per_row = min(UNITS_PER_ROW, len(images))
     cell = max(1, min(4, 720 // (per_row * (w + GAP))))
     grid = images_grid_rgb(images.astype(np.float64), bound, per_row)
@@ -402,6 +407,8 @@ def unit_images_html(a: np.ndarray, title: str, image_shape: tuple[int, int],
            f'data-rows="{a2.shape[0]}" data-cols="{a2.shape[1]}" data-cell="{cell}" '
            f'data-h="{h}" data-w="{w}" data-gap="{GAP}" data-per-row="{per_row}" '
            f'data-values=\'{_values_json(a2)}\'>')
-    lines = describe(a2, bound, t) + [t("picture.unit_images", count=len(images), h=h, w=w,
+    lines = describe(whole, bound, t, stats) + [t("picture.unit_images", count=len(images), h=h, w=w,
                                         per_row=per_row)]
+    if count > len(images):
+        lines.append(t("diagram.first_images", last=len(images) - 1, count=count, h=h, w=w))
     return _figure(title, img, lines, t)
