@@ -658,7 +658,7 @@ def test_train_says_a_missing_data_folder_in_chinese(capsys, tmp_path):
 # what the command line shows besides prose: option names, choices and placeholders the learner
 # types, data set and file names
 OPTION = re.compile(r"(?<![\w-])--?[a-z][\w-]*|\{[\w,-]+\}")
-COMMAND_WORDS = {"COMMAND", "NAME", "DIR", "PATH", "LR", "train", "step", "demo", "lesson", "exercise", "linear", "mlp", "digits", "fashion",
+COMMAND_WORDS = {"COMMAND", "NAME", "DIR", "PATH", "LR", "train", "step", "demo", "lesson", "exercise", "start", "check", "backward", "report", "json", "html", "linear", "mlp", "digits", "fashion",
                  "python", "py", "d3_softmax_jacobian",
                  "mnist", "Fashion", "MNIST", "IDX", "metrics", "usr", "share", "datasets", "cache",
                  "tinygrad_sm", "out", "demos", "TINYGRAD_SM_LANG", "cifar"}  # cifar: typed by the test

@@ -84,8 +84,8 @@ def _model_ops(module: Any) -> dict[str, type]:
             return out
 
         def backward(self, g, needs):
-            _, y, _ = self.saved
-            go = module.cross_entropy_backward(g, self.logits, y)
+            y = self.class_indices()  # the engine keeps class indices as positions
+            go = module.cross_entropy_backward(g, self.logits, self.saved[1] if y is None else y)
             return (_like(go, self.logits) if needs[0] else None), None
 
     return {"matmul": LearnerMatMul, "add": LearnerAdd, "cross_entropy": LearnerCrossEntropy}
