@@ -71,6 +71,8 @@
       form.querySelector('[data-role="hint"]').textContent = hintKey ? data.hints[hintKey] || "" : "";
       form.dataset.outcome = outcome;
       form.querySelectorAll("input, button").forEach((e) => { e.disabled = true; });
+      const right = form.querySelector(`[data-act="rule"][data-i="${q.rules.findIndex((r) => r.correct)}"]`);
+      if (right) right.classList.add("right");  // the right rule, whichever way the learner answered
       hide(k, q, false);
       open -= 1;
       showScore();
@@ -118,7 +120,6 @@
               settle(k, q, form, fill(text["page.rule_wrong"], { rule: rule.text, name: data.names[rule.key] }),
                      rule.key, rule.key);
             }
-            form.querySelector(`[data-i="${q.rules.findIndex((r) => r.correct)}"]`).classList.add("right");
           } else if (act === "check") {
             const answer = typed(form, q);
             if (answer.bad !== undefined) {
