@@ -215,3 +215,49 @@ def test_two_predict_steppers_in_one_notebook_stay_independent(tmp_path):
     assert result["second"]["score"] == "0/0/0" and result["second"]["hiddenGrads"]
     assert result["second"]["verdict"] == ""
     assert (result["firstStep"], result["secondStep"]) == ("1", "2")
+
+
+def predict_words(page_text: str) -> str:
+    """The words the predict script may show: its embedded data's strings."""
+    data = json.loads(re.search(r'class="tg-predict-data">(.*?)</script>', page_text, re.S).group(1))
+    strings: list[str] = []
+
+    def walk(x):
+        if isinstance(x, str):
+            strings.append(x)
+        elif isinstance(x, dict):
+            [walk(v) for k, v in x.items() if k not in ("rules", "key", "hide")]  # formulas, ids
+        elif isinstance(x, list):
+            [walk(v) for v in x]
+    walk(data)
+    return " ".join(strings)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_chinese_predict_page_has_no_english_words(lang, tmp_path):
+    from test_zh import english_words, graph_words, visible_text
+    trace, _ = softmax_regression(X_VALUE, Y_VALUE)
+    text = Path(trace.save_html(tmp_path / "p.html", predict=True, lang=lang)).read_text(encoding="utf-8")
+    # {fields} the script fills in are not words; the terminal's own how-to is in the data too
+    words = re.sub(r"\{\w+\}", " ", visible_text(text) + " " + predict_words(text))
+    found = english_words(words, graph_words(trace) | {"None", "out"})  # y[:, None], ∂L/∂out: formulas
+    if lang == "zh":
+        assert found == set(), found
+        assert "检查" in words and "显示答案" in words and "得分" in words
+    else:  # the check can fail: the English page is caught
+        assert {"Check", "Reveal", "Score"} <= found
+
+
+@needs_chromium
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_wrong_answer_for_no_listed_reason_shows_the_largest_difference(lang, tmp_path):
+    trace, model = softmax_regression(X_VALUE, Y_VALUE)
+    d_o = by_hand(X_VALUE, Y_VALUE, model)["o"]
+    wrong = d_o.copy()
+    wrong[1, 2] += 0.5                                      # one entry far off
+    page = Path(trace.save_html(tmp_path / "p.html", predict=True, lang=lang)).read_text(encoding="utf-8")
+    result = drive(page, f'out.r = type(R, 1, "o", {json.dumps(typed(wrong))});', tmp_path)
+    verdict = result["r"]["verdict"]
+    assert "{" not in verdict and "[1, 2]" in verdict
+    assert f"{wrong[1, 2]:.4g}".replace("-", "−") in verdict
+    assert result["r"]["hint"] == CATALOGUE[lang]["check.hint.other"]
