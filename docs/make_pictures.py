@@ -14,6 +14,9 @@
 - notebook.png: the inline stepper of demos/backprop_tour.ipynb at the matmul step, executed with
   nbclient, exported with nbconvert and screenshotted with headless Chromium (skipped, with a
   message, without Chromium or the notebook tools: pip install -e ".[test]");
+- predict.png: the same toy graph's stepper in predict mode (`save_html(..., predict=True)`) at
+  step 1, after a learner typed ŷ − y without the /n: the verdict names the misconception, its
+  hint, and the answer shown;
 - ce_vs_se.png: cross-entropy vs squared error (demos/d4_cross_entropy_vs_squared_error.py).
 """
 from __future__ import annotations
@@ -125,6 +128,29 @@ def notebook_picture(scratch: Path, png: Path, chromium: str) -> Path:
     return png
 
 
+# shown in the screenshot only: the learner types n × the right ∂L/∂o (the /n forgotten), checks
+PREDICT_SHOT = """<script>
+window.addEventListener("load", () => {
+  const root = document.querySelector(".tg-stepper.tg-predict");
+  const data = JSON.parse(root.querySelector("script.tg-predict-data").textContent);
+  const q = data.steps[0][0], form = root.querySelector('.panel[data-step="1"] .tg-question');
+  const n = q.expected.length;
+  [...form.querySelectorAll("input")].forEach((box, i) => {
+    box.value = (n * q.expected.flat()[i]).toPrecision(4);
+  });
+  form.querySelector('[data-act="check"]').click();
+});
+</script>"""
+
+
+def predict_picture(trace, scratch: Path, png: Path, chromium: str) -> Path:
+    """The predict page of trace at step 1, after the missing-1/n answer."""
+    html = Path(trace.save_html(str(scratch / "predict.html"), predict=True))
+    html.write_text(html.read_text(encoding="utf-8").replace("</body>", PREDICT_SHOT + "</body>"),
+                    encoding="utf-8")
+    return screenshot(html, png, chromium, step=1)
+
+
 def make_pictures(out_dir: Path, quick: bool = False) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -148,6 +174,7 @@ def make_pictures(out_dir: Path, quick: bool = False) -> list[Path]:
             chinese = Path(results["trace"].save_html(str(scratch / "backprop_zh.html"), lang="zh"))
             written.append(screenshot(chinese, out_dir / "stepper_zh.png", chromium,
                                       env=cjk_fontconfig(scratch), window="1200,760"))
+            written.append(predict_picture(results["trace"], scratch, out_dir / "predict.png", chromium))
             try:
                 import nbclient, nbconvert  # noqa: F401  (the test extra)
             except ImportError:

@@ -66,6 +66,16 @@ class Trace(BackwardTrace):
         from . import terminal
         return terminal.walk(self, **options)
 
+    def predict(self, lang: str | None = None) -> Any:
+        """In a notebook (a cell ending in `trace.predict()`): the stepper in predict mode. At
+        each step the gradients it sends are hidden until the learner types them (a grid up to
+        4×4, else one entry), picks the rule among four, or reveals; the verdict names the
+        misconception; a running score. Works offline and in an exported notebook, as
+        `trace.save_html(path, predict=True)` does as a page. lang: "zh" or "en" (default:
+        $TINYGRAD_SM_LANG, else English)."""
+        from . import notebook
+        return notebook.PredictDisplay(self, lang)
+
     def check(self, k: int | None, tensor: Tensor | str, answer: Any,
               lang: str | None = None) -> Any:
         """Check a learner's answer for the gradient step k sends to tensor.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .fonts import with_cjk_font
 from .i18n import Messages, edge_title, messages, shape_text, step_header, summed_note, value_lines
-from .page import asset, figure_html, panel_html, stepper_html
+from .page import asset, figure_html, panel_html, scripts, stepper_html
 from .tracing import printable
 
 if TYPE_CHECKING:
@@ -40,18 +40,34 @@ def new_prefix() -> str:
 
 
 def trace_html(trace: BackwardTrace, prefix: str | None = None,
-               lang: str | Messages | None = None) -> str:
+               lang: str | Messages | None = None, predict: bool = False) -> str:
     """The inline stepper: diagram, panels, ◀ ▶ and slider; ←/→ while it has the focus.
 
     lang: "zh" or "en"; a notebook's displays follow $TINYGRAD_SM_LANG (`%env
-    TINYGRAD_SM_LANG=zh`), else English."""
+    TINYGRAD_SM_LANG=zh`), else English. predict: predict mode (`trace.predict()`), each step's
+    gradients hidden until the learner answers them."""
     t = messages(lang)
     if len(trace) == 0:
         return f"<p>{_esc(t('notebook.no_steps', trace=repr(trace)))}</p>"
-    stepper = stepper_html(trace, prefix=prefix or new_prefix(), standalone=False, lang=t)
-    stepper = stepper.replace('<div class="tg-stepper"', '<div class="tg-stepper tg-inline"', 1)
+    stepper = stepper_html(trace, prefix=prefix or new_prefix(), standalone=False, lang=t,
+                           predict=predict)
+    stepper = stepper.replace('<div class="tg-stepper', '<div class="tg-stepper tg-inline', 1)
     # each output carries the script: it starts every stepper on the page not started yet
-    return with_cjk_font(f'<div class="tg-output">{_style()}{stepper}<script>{asset("stepper.js")}</script></div>')
+    return with_cjk_font(f'<div class="tg-output">{_style()}{stepper}<script>{asset("stepper.js")}</script>'
+                         f'{scripts(predict)}</div>')
+
+
+class PredictDisplay:
+    """What `trace.predict()` returns: a notebook shows it as the stepper in predict mode."""
+
+    def __init__(self, trace: BackwardTrace, lang: str | Messages | None = None):
+        self.trace, self.lang = trace, lang
+
+    def _repr_html_(self) -> str:
+        return trace_html(self.trace, lang=self.lang, predict=True)
+
+    def _repr_markdown_(self) -> str:  # a frontend without HTML: the steps, answers included
+        return trace_markdown(self.trace, lang=self.lang)
 
 
 def step_html(step: Step, lang: str | Messages | None = None) -> str:
@@ -146,4 +162,4 @@ def tensor_markdown(x: Tensor, lang: str | Messages | None = None) -> str:
 
 
 __all__ = ["trace_html", "step_html", "tensor_html", "trace_markdown", "step_markdown",
-           "tensor_markdown", "new_prefix"]
+           "tensor_markdown", "new_prefix", "PredictDisplay"]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import fonts, pictures, viz
+from . import fonts, pictures, predict_page, viz
 from .formatting import format_number, is_small, matrix_rows
 from .i18n import Messages, edge_title, messages, shape_text, summed_note, value_lines
 
@@ -75,36 +75,45 @@ def _caption(symbol: str, value: object, edge: EdgeView, view: StepView, t: Mess
     return symbol
 
 
+def answer_html(name: str, body: str) -> str:
+    """Predict mode: part of the answer for name's gradient, hidden until the learner answers."""
+    return f'<div class="tg-answer" data-q="{_esc(name)}">{body}</div>' if body else ""
+
+
 def _edge_html(edge: EdgeView, image_shape: tuple[int, int] | None, t: Messages,
-               view: StepView, shown: set[str]) -> str:
+               view: StepView, shown: set[str], predict: bool = False) -> str:
+    """An input's rule, its numbers and what it gets. predict: the rule and what it gets are
+    wrapped as the answer (the operands to plug in stay shown)."""
     if edge.contribution is None:
         return f'<p class="note">{_esc(t("page.no_grad", name=edge.name))}</p>'
+    hide = (lambda body: answer_html(edge.name, body)) if predict else (lambda body: body)
     numbers = [_number_html(_caption(symbol, value, edge, view, t), value, image_shape, t, shown)
                for symbol, value in edge.operands]
-    numbers.append(_number_html(edge_title(t, edge), edge.contribution, image_shape, t, shown))
-    parts = [f'<p class="rule">{_esc(edge.rule)}</p>',
+    numbers.append(hide(_number_html(edge_title(t, edge), edge.contribution, image_shape, t, shown)))
+    parts = [hide(f'<p class="rule">{_esc(edge.rule)}</p>'),
              f'<div class="numbers">{"".join(numbers)}</div>']
     if summed_note(t, edge):
         local = t("page.local", shape=shape_text(t, np.shape(edge.local_grad)))
-        parts += [f'<p class="note">{_esc(t("page.summed", note=summed_note(t, edge)))}</p>',
-                  matrix_html(edge.local_grad, local, image_shape, t)]
+        parts.append(hide(f'<p class="note">{_esc(t("page.summed", note=summed_note(t, edge)))}</p>'
+                          + matrix_html(edge.local_grad, local, image_shape, t)))
     if edge.terms > 1:
         after = edge.after
         state = (t("page.whole") if after.complete
                  else t("page.terms_so_far", known=after.terms_known, terms=after.terms))
-        parts.append(f'<p class="note">{_esc(t("page.after", grad=edge.grad, state=state))}</p>')
-        parts.append(matrix_html(after.value, edge.grad, image_shape, t))
+        parts.append(hide(f'<p class="note">{_esc(t("page.after", grad=edge.grad, state=state))}</p>'
+                          + matrix_html(after.value, edge.grad, image_shape, t)))
     return "".join(parts)
 
 
 def panel_html(view: StepView, hidden: bool = False, image_shape: tuple[int, int] | None = None,
                extra: str = "", lang: str | Messages | None = None, lead: str = "",
-               shown: set[str] | None = None) -> str:
+               shown: set[str] | None = None, predict: bool = False) -> str:
     """The numbers of one step: its upstream gradient, then each input's rule and contribution.
     lead: HTML right under the step's title, the point of the step (the closed-form check);
     shown: the captions of pictures lead draws (named, not drawn again, below); extra: more
     HTML at the end. Each picture appears once. lang: "zh" or "en" (default:
-    $TINYGRAD_SM_LANG, else English)."""
+    $TINYGRAD_SM_LANG, else English). predict: each input's rule and gradient are wrapped as
+    answers to hide (predict_page.py)."""
     t = messages(lang)
     upstream = f"∂{view.root_name}/∂{view.output_name}"
     shown = set(shown or ())
@@ -113,7 +122,7 @@ def panel_html(view: StepView, hidden: bool = False, image_shape: tuple[int, int
     head = (f'<p class="rule">{_esc(t("page.upstream", root=view.root_name, name=view.output_name, shape=shape_text(t, view.grad_output.shape)))}</p>'
             f"{matrix_html(view.grad_output, upstream, image_shape, t)}")
     shown.add(upstream)
-    groups = [head] + [_edge_html(edge, image_shape, t, view, shown) for edge in view.edges]
+    groups = [head] + [_edge_html(edge, image_shape, t, view, shown, predict) for edge in view.edges]
     if extra:
         groups.append(extra)
     body = f'<div class="title">{title}</div>'
@@ -248,7 +257,8 @@ def _title(trace: BackwardTrace, t: Messages) -> str:
 
 def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True,
                  image_shape: tuple[int, int] | None = None,
-                 lang: str | Messages | None = None, note: str | None = None) -> str:
+                 lang: str | Messages | None = None, note: str | None = None,
+                 predict: bool = False) -> str:
     """The stepper element: controls, the diagram, the panels, its data and script.
 
     standalone: the page's own stepper (element ids prev/next/slider/where, ←/→ on the whole
@@ -256,7 +266,8 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
     work while the stepper has the focus (several steppers on one page, as in a notebook).
     image_shape=(h, w): tensors with an axis of h·w features are shown as images (see viz.draw).
     lang: the language of its words and the diagram's, "zh" or "en" (default: $TINYGRAD_SM_LANG,
-    else English). The script's own words come in its data ("text").
+    else English). The script's own words come in its data ("text"). predict: each step's
+    gradients are hidden until the learner answers (predict_page.py; needs assets/predict.js).
     """
     if len(trace) == 0:
         raise ValueError("save_html: the trace has no steps (the root was not made by an op)")
@@ -267,15 +278,24 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
         return f'id="{role}" data-role="{role}"' if standalone else f'data-role="{role}"'
 
     parts = softmax_regression(trace)
+    asked = predict_page.predict_data(trace, t) if predict else None
     panels = []
     for k in range(len(trace)):
         lead, shown = _check_html(parts, k, trace, image_shape, t) if parts else ("", set())
-        panels.append(panel_html(trace.view(k), bool(k), image_shape, lang=t, lead=lead, shown=shown))
+        if asked:  # the questions first; the closed-form check shows ∂L/∂W: an answer
+            lead = predict_page.forms_html(asked["steps"][k], t) + (
+                answer_html(trace.label(parts["W"]), lead) if lead else "")
+        panels.append(panel_html(trace.view(k), bool(k), image_shape, lang=t, lead=lead, shown=shown,
+                                 predict=predict))
     panels = "".join(panels)
     data = dict(frame_data(trace), text=t.prefix("script."))
     data = script_json(data)
     where = t("step.header", index=1, count=len(trace), op=trace[0].op)
-    return f"""<div class="tg-stepper" data-prefix="{_esc(prefix)}" data-hash="{int(standalone)}" lang="{t("page.html_lang")}" tabindex="0">
+    score, asked_json = "", ""
+    if asked:
+        score = f'\n<output data-role="score" class="tg-score">{_esc(t("predict.page.start"))}</output>'
+        asked_json = f'\n<script type="application/json" class="tg-predict-data">{script_json(asked)}</script>'
+    return f"""<div class="tg-stepper{" tg-predict" if predict else ""}" data-prefix="{_esc(prefix)}" data-hash="{int(standalone)}" lang="{t("page.html_lang")}" tabindex="0">
 <header>
 <h1>{_esc(_title(trace, t))}</h1>{f'<span class="note">{_esc(note)}</span>' if note else ""}
 <button {control("prev")} title="{_esc(t("page.prev_title"))}">{_esc(t("page.prev"))}</button>
@@ -287,13 +307,13 @@ def stepper_html(trace: BackwardTrace, prefix: str = "", standalone: bool = True
 <output data-role="zoom">100%</output>
 <button data-role="zoom-in" title="{_esc(t("page.zoom_in"))}">+</button>
 <button data-role="zoom-fit" title="{_esc(t("page.fit_title"))}">{_esc(t("page.fit"))}</button>
-<button data-role="zoom-reset" title="100 %">1:1</button></span>
+<button data-role="zoom-reset" title="100 %">1:1</button></span>{score}
 </header>
 <main>
 <div class="diagram">{diagram_frames(trace, prefix, image_shape, t)}</div>
 {panels}
 </main>
-<script type="application/json" class="tg-frames">{data}</script>
+<script type="application/json" class="tg-frames">{data}</script>{asked_json}
 </div>"""
 
 
@@ -306,7 +326,8 @@ def script_json(data: object) -> str:
 
 
 def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None,
-              lang: str | Messages | None = None, note: str | None = None) -> str:
+              lang: str | Messages | None = None, note: str | None = None,
+              predict: bool = False) -> str:
     t = messages(lang)
     title = _title(trace, t)
     return fonts.with_cjk_font(f"""<!DOCTYPE html>
@@ -318,22 +339,30 @@ def page_html(trace: BackwardTrace, image_shape: tuple[int, int] | None = None,
 {asset("stepper.css")}</style>
 </head>
 <body data-step="0">
-{stepper_html(trace, image_shape=image_shape, lang=t, note=note)}
-<script>{asset("stepper.js")}</script>
+{stepper_html(trace, image_shape=image_shape, lang=t, note=note, predict=predict)}
+<script>{asset("stepper.js")}</script>{scripts(predict)}
 </body>
 </html>
 """)
 
 
+def scripts(predict: bool) -> str:
+    """Predict mode's script (and styles), after stepper.js; nothing otherwise."""
+    if not predict:
+        return ""
+    return f'<style>{asset("predict.css")}</style><script>{asset("predict.js")}</script>'
+
+
 def save_html(trace: BackwardTrace, path: str | os.PathLike,
               image_shape: tuple[int, int] | None = None, lang: str | Messages | None = None,
-              note: str | None = None) -> str:
+              note: str | None = None, predict: bool = False) -> str:
     """Write the stepper page for trace to path and return the path.
 
     lang: "zh" or "en" (default: $TINYGRAD_SM_LANG, else English). note: a line beside the
-    title, e.g. what the pass is of (the catalogue's page.initial_weights for a training page)."""
+    title, e.g. what the pass is of (the catalogue's page.initial_weights for a training page).
+    predict: predict mode, each step's gradients hidden until the learner answers them."""
     path = os.fspath(path)
-    text = page_html(trace, image_shape, lang, note)
+    text = page_html(trace, image_shape, lang, note, predict)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path
