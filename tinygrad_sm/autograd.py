@@ -15,21 +15,20 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 import numpy as np
 
 from .errors import ShapeError
-from .graph import topo_order
+from .graph import Node, topo_order
 from .reductions import column_sum
 
 if TYPE_CHECKING:
     from .ops import Op
-    from .tensor import Tensor
 
 
 @dataclass(frozen=True)
 class StepRecord:
     """What one op's backward did: ∂L/∂output came in, one contribution per input went out."""
     op: Op
-    output: Tensor
+    output: Node
     grad_output: np.ndarray                          # ∂L/∂output, complete when the step runs
-    inputs: tuple[Tensor, ...]
+    inputs: tuple[Node, ...]
     contributions: tuple[np.ndarray | None, ...]     # added to each input's gradient (its shape)
     local_grads: tuple[np.ndarray | None, ...]       # as op.backward returned them
 
@@ -42,11 +41,11 @@ class StepRecord:
 
 
 class Recorder(Protocol):
-    def begin(self, root: Tensor, seed: np.ndarray, order: list[Tensor]) -> None: ...
+    def begin(self, root: Node, seed: np.ndarray, order: list[Node]) -> None: ...
     def record(self, step: StepRecord) -> None: ...
 
 
-def backward(root: Tensor, grad: Any = None, recorder: Recorder | None = None) -> Recorder | None:
+def backward(root: Node, grad: Any = None, recorder: Recorder | None = None) -> Recorder | None:
     """Reverse-mode backprop from root: every gradient of the graph is summed into `.grad`."""
     seed, held = seed_gradient(root, grad)
     order = topo_order(root)                       # every node after the inputs it was made from
@@ -73,11 +72,11 @@ def backward(root: Tensor, grad: Any = None, recorder: Recorder | None = None) -
 
 # ---- the helpers it calls ----
 
-def _label(t: Tensor) -> str:
+def _label(t: Node) -> str:
     return f"tensor {t.name!r}" if t.name else "this tensor"
 
 
-def seed_gradient(root: Tensor, grad: Any) -> tuple[np.ndarray, set[int]]:
+def seed_gradient(root: Node, grad: Any) -> tuple[np.ndarray, set[int]]:
     """∂root/∂root: ones for a one-element root (a loss), else the gradient the caller gives.
     Also the ids of arrays a .grad must not keep as they are (the caller's own array)."""
     if not root.requires_grad:
@@ -104,7 +103,7 @@ def seed_gradient(root: Tensor, grad: Any) -> tuple[np.ndarray, set[int]]:
 _grad_lock = threading.Lock()  # two threads adding into one parameter's .grad lose no update
 
 
-def accumulate(node: Tensor, g: np.ndarray, held: set[int]) -> None:
+def accumulate(node: Node, g: np.ndarray, held: set[int]) -> None:
     """node.grad += g. A first gradient is kept as it is unless something else holds it (a view,
     a read-only array, another .grad, the caller's array): then .grad gets its own copy."""
     with _grad_lock:
@@ -117,7 +116,7 @@ def accumulate(node: Tensor, g: np.ndarray, held: set[int]) -> None:
         held.add(id(node.grad))
 
 
-def local_gradients(node: Tensor, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+def local_gradients(node: Node, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
     """op.backward(g, needs): one local gradient per input (None where none is needed)."""
     op, inputs = node.op, node.inputs
     local = op.backward(g, [x.requires_grad for x in inputs])
@@ -128,7 +127,7 @@ def local_gradients(node: Tensor, g: np.ndarray) -> tuple[np.ndarray | None, ...
     return local
 
 
-def fit(gx: Any, x: Tensor, node: Tensor) -> np.ndarray:
+def fit(gx: Any, x: Node, node: Node) -> np.ndarray:
     """Input x's local gradient made into its gradient: checked, broadcasting summed back, x's dtype."""
     if type(gx) is not np.ndarray:
         gx = _checked_array(gx, x, node)
@@ -142,7 +141,7 @@ def fit(gx: Any, x: Tensor, node: Tensor) -> np.ndarray:
     return gx
 
 
-def _checked_array(gx: Any, x: Tensor, node: Tensor) -> np.ndarray:
+def _checked_array(gx: Any, x: Node, node: Node) -> np.ndarray:
     if isinstance(gx, np.ndarray):
         return gx
     if isinstance(gx, np.generic):  # numpy's scalars: x * y of 0-d arrays
@@ -208,7 +207,7 @@ class AnomalyError(FloatingPointError):
     """An op produced NaN or inf while `detect_anomaly()` was on."""
 
 
-def check_finite(op: Op, phase: str, result: np.ndarray, inputs: tuple[Tensor, ...]) -> None:
+def check_finite(op: Op, phase: str, result: np.ndarray, inputs: tuple[Node, ...]) -> None:
     if np.issubdtype(result.dtype, np.floating) and not np.all(np.isfinite(result)):
         bad = "NaN" if np.any(np.isnan(result)) else "inf"
         shapes = ", ".join(str(x.shape) for x in inputs)

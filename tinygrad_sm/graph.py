@@ -2,13 +2,22 @@
 node after its inputs (the order backprop runs in, reversed)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Node:
     """A node of the graph: `op`, the op that made it (None for a leaf and under no_grad), and
-    `inputs`, that op's inputs in order. Tensor is a Node; the graph needs nothing else of it."""
+    `inputs`, that op's inputs in order. Tensor is a Node; the graph needs nothing else of it,
+    and backprop (autograd.py) reads only the fields declared below, which Tensor fills."""
     __slots__ = ("op", "inputs")
+    _data: np.ndarray          # the value
+    grad: np.ndarray | None    # ∂L/∂node, summed over the passes
+    requires_grad: bool
+    name: str | None
+    shape: tuple[int, ...]
 
 
 def topo_order(root: Node, only_grad: bool = True) -> list[Any]:
