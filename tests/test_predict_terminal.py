@@ -3,15 +3,12 @@ pseudo-terminal) and `lesson`. The answers typed are computed here with numpy.""
 from __future__ import annotations
 
 import io
-import os
-import pty
-import select
 import sys
-import time
 
 import numpy as np
-import pytest
 from rich.console import Console
+
+from pseudo_terminal import run_in_pty
 
 from tinygrad_sm import Tensor, data, nn
 from tinygrad_sm.cli import main
@@ -143,34 +140,17 @@ def test_step_predict_in_a_pseudo_terminal():
     """Typed in a real terminal: a right ∂L/∂o, then the sign flipped for ∂L/∂XW, then q."""
     g = by_hand()
     answers = typed(g["o"]) + typed(-g["o"]) + ["q"]
-    pid, fd = pty.fork()
-    if pid == 0:  # the child runs the command on the pty
-        os.execvp(sys.executable, [sys.executable, "-m", "tinygrad_sm", "step", "--predict"])
-    output, deadline, status = b"", time.time() + 60, None
-    prompts_answered = 0
-    while time.time() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-        if output.count(b"> ") > prompts_answered and prompts_answered < len(answers):
-            os.write(fd, answers[prompts_answered].encode() + b"\n")
-            prompts_answered += 1
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-    else:
-        os.kill(pid, 9)
-        pytest.fail(f"step --predict did not end: {output[-600:]!r}")
-    if status is None or not os.WIFEXITED(status):
-        _, status = os.waitpid(pid, 0)
-    text = output.decode("utf-8", "replace")
-    assert os.WEXITSTATUS(status) == 0, text[-600:]
+    answered = 0
+
+    def answer_each_prompt(output: bytes, quiet: bool) -> bytes | None:
+        nonlocal answered
+        if output.count(b"> ") > answered and answered < len(answers):
+            answered += 1
+            return answers[answered - 1].encode() + b"\n"
+        return None
+
+    text, status = run_in_pty(["step", "--predict"], answer_each_prompt)
+    assert status == 0, text[-600:]
     assert "Correct: ∂L/∂o is what step 1 (cross_entropy) sends to o." in text
     assert "Not quite: your ∂L/∂XW has the opposite sign" in text
     assert "stopped." in text and "Score: 1 of 2 answers right" in text

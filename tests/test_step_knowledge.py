@@ -7,15 +7,8 @@ Expected numbers are recomputed here with numpy, not read from the code under te
 """
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import re
-import select
-import struct
-import sys
-import termios
 import time
 from pathlib import Path
 
@@ -24,10 +17,10 @@ import pytest
 
 import tinygrad_sm.nn as nn
 from browser import chromium, needs_chromium
+from pseudo_terminal import run_in_pty
 from tinygrad_sm import Tensor, notebook, page, terminal, viz
 from tinygrad_sm.formatting import format_number, is_small
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 # ---- the chain rule by hand: L = exp(o) ⊙ o, o = w·x + b; o's gradient is a sum of two terms ----
@@ -263,36 +256,18 @@ def test_at_step_1_unknown_gradient_pictures_are_blank(data, model_name, image_s
 
 # ---- the terminal stepper at 80 × 24 ----
 
-def run_in_pty(args: list[str], rows: int = 24, cols: int = 80) -> str:
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the stepper, in a terminal of rows × cols
-        env = dict(os.environ, COLUMNS=str(cols), LINES=str(rows), TERM="xterm",
-                   PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-        os.execvpe(sys.executable, [sys.executable, "-m", "tinygrad_sm", *args], env)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    output = b""
-    deadline = time.time() + 90
+def stepped_through(args: list[str], rows: int = 24, cols: int = 80) -> str:
+    """The stepper's output in a rows × cols terminal, a key pressed whenever it waits."""
     last_key = 0.0
-    while time.time() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-        elif time.time() - last_key > 0.5:   # quiet: the stepper waits for a key
-            os.write(fd, b" ")
+
+    def key_when_waiting(output: bytes, quiet: bool) -> bytes | None:
+        nonlocal last_key
+        if quiet and time.time() - last_key > 0.5:  # quiet: the stepper waits for a key
             last_key = time.time()
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-    else:
-        os.kill(pid, 9)
-        pytest.fail(f"the stepper did not finish: {output[-500:]!r}")
-    return output.decode("utf-8", "replace")
+            return b" "
+        return None
+
+    return run_in_pty(args, key_when_waiting, size=(rows, cols), timeout=90)[0]
 
 
 def screens(output: str) -> list[str]:
@@ -304,7 +279,7 @@ def screens(output: str) -> list[str]:
 
 @pytest.mark.parametrize("lang,header", [("en", "step {k} of 3"), ("zh", "第 {k} 步（共 3 步）")])
 def test_the_terminal_stepper_fits_80x24_at_every_step(lang, header):
-    shown = screens(run_in_pty(["step", "--lang", lang]))
+    shown = screens(stepped_through(["step", "--lang", lang]))
     for text in shown:
         lines = text.rstrip("\n").split("\n")
         assert len(lines) <= 24, f"{len(lines)} lines:\n{text}"

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import io
 import os
-import pty
-import select
 import subprocess
 import sys
 import time
@@ -12,6 +10,8 @@ import time
 import numpy as np
 import pytest
 from rich.console import Console
+
+from pseudo_terminal import run_in_pty
 
 from tinygrad_sm import Tensor, terminal
 from tinygrad_sm.cli import main
@@ -108,32 +108,16 @@ def test_walk_steps_through_any_graph_one_key_at_a_time(monkeypatch):
 
 def test_q_quits_without_enter_in_a_real_terminal():
     """A pseudo-terminal: typing q alone (no Enter) stops the walk."""
-    pid, fd = pty.fork()
-    if pid == 0:  # the child runs the command on the pty
-        os.execvp(sys.executable, [sys.executable, "-m", "tinygrad_sm", "step"])
-    output, deadline, sent = b"", time.time() + 60, 0.0
-    status = None
-    while time.time() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-        # q alone, no Enter; again each second in case it came before the terminal mode switch
+    sent = 0.0
+
+    def q_alone(output: bytes, quiet: bool) -> bytes | None:
+        nonlocal sent  # q alone, no Enter; again each second in case it came before raw mode
         if b"any key" in output and time.time() - sent > 1:
-            os.write(fd, b"q")
             sent = time.time()
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-    else:
-        os.kill(pid, 9)
-        pytest.fail(f"the stepper did not stop after q: {output[-500:]!r}")
-    text = output.decode("utf-8", "replace")
+            return b"q"
+        return None
+
+    text, _ = run_in_pty(["step"], q_alone)
     assert sent and "stopped." in text and "step 1 of 3" not in text
 
 
