@@ -37,10 +37,6 @@ PREFERRED_FACE = "Noto Sans CJK SC"  # simplified Chinese glyph shapes, in a col
 CJK_CHARACTER = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in CJK_RANGES) + "]")
 
 
-def is_cjk(char: str) -> bool:
-    return CJK_CHARACTER.fullmatch(char) is not None
-
-
 def cjk_characters(text: str) -> list[str]:
     """The distinct CJK characters of text, sorted (a regular expression: a page of a big
     batch holds millions of characters, too many to look at one by one in Python)."""

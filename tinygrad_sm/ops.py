@@ -306,7 +306,6 @@ class ReLU(Op):
         return (g * positive,)
 
 
-
 class Sigmoid(Op):
     """σ(a) = 1 / (1 + exp(−a)); backward reads the output it saved: σ′ = σ(1 − σ)."""
     name, formula = "sigmoid", "{out} = 1 / (1 + exp(−{a}))"
