@@ -52,21 +52,22 @@ def backward(root: Node, grad: Any = None, recorder: Recorder | None = None) -> 
     if recorder is not None:
         recorder.begin(root, seed, order)
     pending = {id(root): seed}                     # ∂L/∂node, summed as contributions arrive
-    for node in reversed(order):                   # each node after all the nodes that used it
-        g = pending.pop(id(node))                  # so its gradient is complete: every use added
-        accumulate(node, g, held)                  # node.grad += ∂L/∂node
-        if node.op is None:
-            continue                               # a leaf: nothing to pass on
-        local = local_gradients(node, g)           # the op's rule: ∂L/∂input for each input
-        contributions = []
-        for x, gx in zip(node.inputs, local):
-            gx = fit(gx, x, node) if x.requires_grad else None  # undo broadcasting, x's dtype
-            if gx is not None:
-                pending[id(x)] = pending[id(x)] + gx if id(x) in pending else gx  # add the paths
-            contributions.append(gx)
-        if recorder is not None:
-            recorder.record(StepRecord(node.op, node, g, node.inputs, tuple(contributions),
-                                       tuple(local)))
+    with _one_pass_at_a_time:  # threads that share a parameter add into its .grad in turn
+        for node in reversed(order):               # each node after all the nodes that used it
+            g = pending.pop(id(node))              # so its gradient is complete: every use added
+            accumulate(node, g, held)              # node.grad += ∂L/∂node
+            if node.op is None:
+                continue                           # a leaf: nothing to pass on
+            local = local_gradients(node, g)       # the op's rule: ∂L/∂input for each input
+            contributions = []
+            for x, gx in zip(node.inputs, local):
+                gx = fit(gx, x, node) if x.requires_grad else None  # undo broadcasting, x's dtype
+                if gx is not None:
+                    pending[id(x)] = pending[id(x)] + gx if id(x) in pending else gx  # add paths
+                contributions.append(gx)
+            if recorder is not None:
+                recorder.record(StepRecord(node.op, node, g, node.inputs, tuple(contributions),
+                                           tuple(local)))
     return recorder
 
 
@@ -88,7 +89,8 @@ def seed_gradient(root: Node, grad: Any) -> tuple[np.ndarray, set[int]]:
             raise RuntimeError(f"backward: {_label(root)} has shape {root.shape}; backward() "
                                "without a gradient needs a one-element tensor such as a loss. Pass "
                                f"backward(grad) with a gradient of shape {root.shape}")
-        return np.ones(data.shape, data.dtype), set()
+        # a loss is 0-d, and np.array(1) makes a 0-d array in a quarter of np.ones(())'s time
+        return (np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)), set()
     given = np.asarray(getattr(grad, "_data", grad))
     if given.dtype.kind not in "iuf":
         raise TypeError(f"backward: the gradient for {_label(root)} must be a number or a "
@@ -100,20 +102,21 @@ def seed_gradient(root: Node, grad: Any) -> tuple[np.ndarray, set[int]]:
     return seed, {id(seed)}
 
 
-_grad_lock = threading.Lock()  # two threads adding into one parameter's .grad lose no update
+# One backward pass at a time adds into .grad, so two threads sharing a parameter lose no update;
+# re-entrant: an op's backward may run a pass of its own. Taken once a pass, not once a node.
+_one_pass_at_a_time = threading.RLock()
 
 
 def accumulate(node: Node, g: np.ndarray, held: set[int]) -> None:
     """node.grad += g. A first gradient is kept as it is unless something else holds it (a view,
     a read-only array, another .grad, the caller's array): then .grad gets its own copy."""
-    with _grad_lock:
-        if node.grad is not None:
-            node.grad = node.grad + g
-        elif id(g) in held or g.base is not None or not g.flags.writeable:
-            node.grad = g.copy()
-        else:
-            node.grad = g
-        held.add(id(node.grad))
+    if node.grad is not None:
+        node.grad = node.grad + g
+    elif id(g) in held or g.base is not None or not g.flags.writeable:
+        node.grad = g.copy()
+    else:
+        node.grad = g
+    held.add(id(node.grad))
 
 
 def local_gradients(node: Node, g: np.ndarray) -> tuple[np.ndarray | None, ...]:

@@ -129,24 +129,20 @@ _holders_lock = threading.Lock()  # graphs built in several threads share parame
 def freeze(op: Op, output: np.ndarray, inputs: list[np.ndarray]) -> None:
     """Make what op saved read-only, with every array it is a view of (so no view can write it),
     until op is freed with its graph: the engine calls this when op joins a graph. An array the
-    op made itself and gave no one (not an input, not the output or what the output views, not
-    a view) needs nothing: nothing else can write it. One read-only already stays as it is."""
-    if not op.saved:
-        return
-    reachable, viewed = set(map(id, inputs)), output
-    while isinstance(viewed, np.ndarray):
-        reachable.add(id(viewed))
-        viewed = viewed.base
-    exposed = [a for a in op.saved  # an array the op made itself and gave no one needs nothing
-               if isinstance(a, np.ndarray) and (a.base is not None or id(a) in reachable)]
-    if output.base is not None and any(a is not output for a in exposed):
-        exposed.append(output)  # a view of what was saved would write into it
+    op made itself and gave no one needs nothing: nothing else can write it. An array that was
+    read-only before stays as it is."""
+    exposed = []
+    for array in op.saved:
+        if isinstance(array, np.ndarray) and _reachable(array, output, inputs):
+            exposed.append(array)
     if not exposed:
         return
+    if output.base is not None and (len(exposed) > 1 or exposed[0] is not output):
+        exposed.append(output)  # a view of what was saved would write into it
     frozen = []
     with _holders_lock:
         for array in exposed:
-            while isinstance(array, np.ndarray):
+            while isinstance(array, np.ndarray):  # the array, then what it views
                 key = id(array)
                 if key in _holders:
                     _holders[key] += 1
@@ -157,6 +153,21 @@ def freeze(op: Op, output: np.ndarray, inputs: list[np.ndarray]) -> None:
                     frozen.append(array)
                 array = array.base
     op._frozen = frozen
+
+
+def _reachable(a: np.ndarray, output: np.ndarray, inputs: list[np.ndarray]) -> bool:
+    """Can code outside the op write into a: is it a view, an input, the output or what it views?"""
+    if a.base is not None or a is output:
+        return True
+    for x in inputs:
+        if a is x:
+            return True
+    viewed = output.base
+    while isinstance(viewed, np.ndarray):
+        if a is viewed:
+            return True
+        viewed = viewed.base
+    return False
 
 
 def thaw(op: Op) -> None:
