@@ -33,7 +33,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import tinygrad_sm.nn as nn
+import tinygrad_sm.op as op_module
 import tinygrad_sm.ops as ops_module
+import tinygrad_sm.tensor as tensor_module
 from tinygrad_sm import Tensor
 from tinygrad_sm.data import minibatches
 from tinygrad_sm.optim import SGD
@@ -149,7 +151,7 @@ def compare_loops(shape: str, pairs: int) -> None:
 def report_protection(runs, epoch_seconds, batch_array, reps, pairs) -> None:
     """What freezing the arrays backward reads costs: counted calls × the time of one call (a
     steady figure), and epochs with it switched off, interleaved (noisy on a shared machine)."""
-    frozen = ops_module.freeze
+    frozen = tensor_module.freeze  # the engine calls it from tensor.py
     calls = 0
 
     def counting(op, output, inputs):
@@ -157,17 +159,17 @@ def report_protection(runs, epoch_seconds, batch_array, reps, pairs) -> None:
         calls += 1
         frozen(op, output, inputs)
 
-    ops_module.freeze = counting
+    tensor_module.freeze = counting
     try:
         runs["train_epoch"][0]()
     finally:
-        ops_module.freeze = frozen
+        tensor_module.freeze = frozen
     probe = ops_module.MatMul()
     probe.save(batch_array)
 
     def freeze_and_thaw():  # what one saved array costs: read-only while the graph lives, then not
         frozen(probe, batch_array, [])
-        ops_module.thaw(probe)
+        op_module.thaw(probe)
 
     one_call = min(timeit.repeat(freeze_and_thaw, number=2000, repeat=7)) / 2000
     share = calls * one_call / epoch_seconds["train_epoch"]
@@ -175,11 +177,11 @@ def report_protection(runs, epoch_seconds, batch_array, reps, pairs) -> None:
           f"{100 * share:.2f} % of a train_epoch")
 
     def unprotected():
-        ops_module.freeze = lambda op, output, inputs: None
+        tensor_module.freeze = lambda op, output, inputs: None
         try:
             runs["train_epoch"][0]()
         finally:
-            ops_module.freeze = frozen
+            tensor_module.freeze = frozen
 
     repeated = lambda run: (lambda: [run() for _ in range(reps)])
     ratios, _, _ = paired(repeated(runs["train_epoch"][0]), repeated(unprotected), pairs)

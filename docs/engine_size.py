@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parent.parent / "tinygrad_sm"
-READING_ORDER = ("autograd", "ops", "tensor", "graph", "errors")
+READING_ORDER = ("autograd", "op", "ops", "softmax_ops", "tensor", "graph", "reductions", "errors")
 
 
 def sizes(path: Path) -> tuple[int, int]:
@@ -31,13 +31,13 @@ def sizes(path: Path) -> tuple[int, int]:
 
 def main() -> None:
     total = [0, 0]
-    print(f"{'file':<22}{'lines':>7}{'source':>8}")
+    print(f"{'file':<28}{'lines':>7}{'source':>8}")
     for name in READING_ORDER:
         lines, source = sizes(ENGINE / f"{name}.py")
         total[0] += lines
         total[1] += source
-        print(f"{'tinygrad_sm/' + name + '.py':<22}{lines:>7}{source:>8}")
-    print(f"{'engine core':<22}{total[0]:>7}{total[1]:>8}")
+        print(f"{'tinygrad_sm/' + name + '.py':<28}{lines:>7}{source:>8}")
+    print(f"{'engine core':<28}{total[0]:>7}{total[1]:>8}")
 
 
 if __name__ == "__main__":

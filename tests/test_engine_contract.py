@@ -19,7 +19,7 @@ from tinygrad_sm import Op, Tensor, autograd, nn, notebook, page, terminal, viz
 from tinygrad_sm.autograd import StepRecord
 
 PACKAGE = pathlib.Path(tinygrad_sm.__file__).parent
-ENGINE = ("errors", "graph", "ops", "autograd", "tensor")
+ENGINE = ("errors", "graph", "op", "ops", "softmax_ops", "reductions", "autograd", "tensor")
 ABOVE_THE_ENGINE = {"tracing", "i18n", "formatting", "displays", "viz", "page", "terminal",
                     "notebook", "pictures", "png", "plots", "stepper", "train", "cli", "demo"}
 DISPLAY_LIBRARIES = {"graphviz", "rich", "resvg_py", "matplotlib", "IPython"}

@@ -15,7 +15,8 @@ import tinygrad_sm
 from tinygrad_sm import Tensor, viz
 
 PACKAGE = pathlib.Path(tinygrad_sm.__file__).parent
-ENGINE = ("errors", "formatting", "graph", "ops", "tracing", "autograd", "tensor")
+ENGINE = ("errors", "formatting", "graph", "op", "ops", "softmax_ops", "reductions", "tracing",
+          "autograd", "tensor")
 DISPLAY_LIBRARIES = {"graphviz", "rich", "matplotlib", "IPython", "resvg_py"}
 RENDERERS = {"viz", "page", "terminal", "stepper", "png", "plots", "notebook", "pictures"}
 

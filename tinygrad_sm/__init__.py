@@ -8,7 +8,7 @@ from .autograd import AnomalyError, detect_anomaly, no_grad
 from .displays import Trace
 from .errors import InputError, ShapeError
 from .gradcheck import GradcheckError, gradcheck
-from .ops import Op
+from .op import Op
 from .tensor import Tensor
 from .tracing import BackwardTrace, Step
 

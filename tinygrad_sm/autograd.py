@@ -19,7 +19,7 @@ from .graph import Node, topo_order
 from .reductions import column_sum
 
 if TYPE_CHECKING:
-    from .ops import Op
+    from .op import Op
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def seed_gradient(root: Node, grad: Any) -> tuple[np.ndarray, set[int]]:
             raise RuntimeError(f"backward: {_label(root)} has shape {root.shape}; backward() "
                                "without a gradient needs a one-element tensor such as a loss. Pass "
                                f"backward(grad) with a gradient of shape {root.shape}")
-        # a loss is 0-d, and np.array(1) makes a 0-d array in a quarter of np.ones(())'s time
+        # a loss is 0-d: np.array(1) makes it in 0.22 µs, np.ones(()) in 0.81 (bench_tricks.py)
         return (np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)), set()
     given = np.asarray(getattr(grad, "_data", grad))
     if given.dtype.kind not in "iuf":
@@ -103,7 +103,8 @@ def seed_gradient(root: Node, grad: Any) -> tuple[np.ndarray, set[int]]:
 
 
 # One backward pass at a time adds into .grad, so two threads sharing a parameter lose no update;
-# re-entrant: an op's backward may run a pass of its own. Taken once a pass, not once a node.
+# re-entrant: an op's backward may run a pass of its own. Taken once a pass, not once a node:
+# 0.35 µs instead of 0.97 for the 5 nodes of a digits batch (benchmarks/bench_tricks.py).
 _one_pass_at_a_time = threading.RLock()
 
 

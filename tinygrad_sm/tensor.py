@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import autograd, ops
+from .op import Op, freeze
 from .autograd import Recorder, _Mode, backward, check_finite
 from .errors import InputError, ShapeError
 from .graph import Node
@@ -35,7 +36,7 @@ def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
 _checked_ops: set[type] = set()
 
 
-def check_saved(op: ops.Op, arrays: list[np.ndarray]) -> None:
+def check_saved(op: Op, arrays: list[np.ndarray]) -> None:
     """Once per op class: an array forward keeps on `self` that is (a view of) an input or the
     output must be saved, or an in-place edit could change what backward reads, silently."""
     _checked_ops.add(type(op))
@@ -73,12 +74,12 @@ class Tensor(Node):
         self.requires_grad = bool(requires_grad)
         self._name = _checked_name(name, "Tensor")
         self.grad: np.ndarray | None = None
-        self.op: ops.Op | None = None
+        self.op: Op | None = None
         self.inputs: tuple[Tensor, ...] = ()
 
     # ---- building the graph ----
     @staticmethod
-    def _apply(op: ops.Op, *inputs: Tensor) -> Tensor:
+    def _apply(op: Op, *inputs: Tensor) -> Tensor:
         arrays = [x._data for x in inputs]
         try:
             data = op.forward(*arrays)
@@ -96,13 +97,14 @@ class Tensor(Node):
         mode = _Mode  # per-thread flags: each read is an attribute lookup on a threading.local
         if mode.detect_anomaly:
             check_finite(op, "forward", data, inputs)
-        out = object.__new__(Tensor)  # a result: _apply sets every field, __init__ checks none
+        # a result: every field is set here, none needs __init__'s checks (2.0–2.5× faster, bench_tricks.py)
+        out = object.__new__(Tensor)
         out._data, out.grad, out._name = data, None, op.out_name
         if mode.grad_enabled and any(x.requires_grad for x in inputs):
             out.op, out.inputs, out.requires_grad = op, inputs, True
             if type(op) not in _checked_ops:
                 check_saved(op, [data, *arrays])
-            ops.freeze(op, data, arrays)  # what backward reads must not change while the graph lives
+            freeze(op, data, arrays)  # what backward reads must not change while the graph lives
         else:
             out.op, out.inputs, out.requires_grad = None, (), False
         return out
@@ -118,7 +120,7 @@ class Tensor(Node):
         keeps_dtype = isinstance(value, (np.ndarray, np.generic))
         return Tensor(_as_array(value, None if keeps_dtype else float_dtype, op_name))
 
-    def _binary(self, op: ops.Op, other: Any, reflected: bool = False) -> Tensor:
+    def _binary(self, op: Op, other: Any, reflected: bool = False) -> Tensor:
         if type(other) is not Tensor:
             other = self._other(other, op.name)
         return Tensor._apply(op, other, self) if reflected else Tensor._apply(op, self, other)

@@ -23,7 +23,7 @@ from .formatting import format_number
 from .graph import topo_order
 
 if TYPE_CHECKING:
-    from .ops import Op
+    from .op import Op
     from .tensor import Tensor
 
 ROOT = "L"  # what an unnamed root (a loss) is called: ∂L/∂W
