@@ -54,6 +54,17 @@ def result_trick():
     return out
 
 
+INPUTS = (Tensor(SCORES), Tensor(SCORES, requires_grad=True))
+
+
+def any_generator():
+    return any(x.requires_grad for x in INPUTS)
+
+
+def any_list():
+    return any([x.requires_grad for x in INPUTS])
+
+
 def lock_per_node():                # the digits graph has 5 nodes
     for _ in range(5):
         with LOCK:
@@ -70,6 +81,7 @@ TRICKS: dict[str, tuple[Callable[[], object], Callable[[], object], str]] = {
     "0-d seed: np.array(1) for np.ones(())": (seed_plain, seed_trick, "autograd.seed_gradient"),
     "setflags by position, not by keyword": (setflags_plain, setflags_trick, "op.freeze / op.thaw"),
     "a result by object.__new__, not __init__": (result_plain, result_trick, "Tensor._apply"),
+    "any() of a list, not of a generator (2 inputs)": (any_generator, any_list, "Tensor._apply"),
     "lock once a pass, not once a node (5 nodes)": (lock_per_node, lock_per_pass,
                                                     "autograd.backward"),
 }

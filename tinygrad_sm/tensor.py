@@ -97,10 +97,11 @@ class Tensor(Node):
         mode = _Mode  # per-thread flags: each read is an attribute lookup on a threading.local
         if mode.detect_anomaly:
             check_finite(op, "forward", data, inputs)
-        # a result: every field is set here, none needs __init__'s checks (2.0–2.5× faster, bench_tricks.py)
+        # a result: every field is set here, none needs __init__'s checks (2.0–2.8× faster, bench_tricks.py)
         out = object.__new__(Tensor)
         out._data, out.grad, out._name = data, None, op.out_name
-        if mode.grad_enabled and any(x.requires_grad for x in inputs):
+        # any() of a list: 1.9–2.1× faster than of a generator (bench_tricks.py)
+        if mode.grad_enabled and any([x.requires_grad for x in inputs]):
             out.op, out.inputs, out.requires_grad = op, inputs, True
             if type(op) not in _checked_ops:
                 check_saved(op, [data, *arrays])
@@ -203,6 +204,9 @@ class Tensor(Node):
 
     @data.setter
     def data(self, value: Any) -> None:
+        if type(value) is np.ndarray and value.dtype.kind == "f":  # `W.data -= ...`: fine as it is
+            self._data = value
+            return
         array = _as_array(value, None, "Tensor.data")
         if self.requires_grad and array.dtype.kind != "f":
             raise TypeError(f"Tensor.data: {_where(self)} requires grad, so its data must be "
