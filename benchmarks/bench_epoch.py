@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import resource
 import statistics
 import subprocess
 import sys
@@ -95,6 +96,14 @@ def seconds(call: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def page_faults(call: Callable[[], object]) -> int:
+    """Minor page faults during one call: a loop whose freed arrays glibc hands back to the system
+    pays for those pages again at a later batch (see benchmarks/README.md)."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    call()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
 def paired(a: Callable[[], object], b: Callable[[], object], pairs: int) -> tuple[list[float], float, float]:
     """Time a and b in alternating order; returns per-pair ratios a/b and the median times."""
     ratios, times_a, times_b = [], [], []
@@ -145,6 +154,8 @@ def compare_loops(shape: str, pairs: int) -> None:
         epoch_seconds[name] = t_engine / reps
         print(f"  {name:12s} engine {t_engine / reps * 1e3:7.1f} ms  numpy "
               f"{t_numpy / reps * 1e3:7.1f} ms per epoch  ratio {summary(ratios)}")
+        print(f"  {'':12s} page faults in an epoch: engine {page_faults(engine)}, numpy "
+              f"{page_faults(numpy_side)} (memory the allocator gave back and takes again)")
     report_protection(runs, epoch_seconds, X[:batch].copy(), reps, pairs)
 
 

@@ -204,9 +204,6 @@ class Tensor(Node):
 
     @data.setter
     def data(self, value: Any) -> None:
-        if type(value) is np.ndarray and value.dtype.kind == "f":  # `W.data -= ...`: fine as it is
-            self._data = value
-            return
         array = _as_array(value, None, "Tensor.data")
         if self.requires_grad and array.dtype.kind != "f":
             raise TypeError(f"Tensor.data: {_where(self)} requires grad, so its data must be "

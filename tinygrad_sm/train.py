@@ -127,6 +127,7 @@ def train_epoch(model: nn.Module, optimizer: SGD, X: np.ndarray, y: np.ndarray,
         correct += int(np.count_nonzero(logits.data.argmax(axis=1) == y_batch))
         if on_batch is not None:
             on_batch()
+        del logits, loss  # this batch's graph goes now, not when the next batch's replaces it
     for p in optimizer.params:  # the last update can overflow too; no later loss would show it
         if not np.isfinite(p.data).all():
             raise Diverged(f"{p.name or 'a parameter'} holds non-finite values", batches, batches,
