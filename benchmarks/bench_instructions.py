@@ -10,7 +10,9 @@ cross-entropy, backward, `W.data -= lr * W.grad`. The count is (run of N batches
     PYTHONPATH=/path/to/other/checkout python benchmarks/bench_instructions.py   # another one
     python benchmarks/bench_instructions.py --unprotected   # with the in-place protection off
 
-Hash randomisation is off (PYTHONHASHSEED=0): with it, two counts of the same run differ.
+OpenBLAS starts one thread (OPENBLAS_NUM_THREADS=1): its idle threads spin, and what they spin
+was counted too (three counts of one checkout ranged over 404–453 k; with one thread, 413 k each
+time). Hash randomisation is off (PYTHONHASHSEED=0).
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ def instructions(batches: int, protection: str) -> int:
     done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
                            sys.executable, "-c", BATCHES, str(batches), protection],
                           capture_output=True, text=True, check=True,
-                          env={**os.environ, "PYTHONHASHSEED": "0"},
+                          env={**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"},
                           cwd="/")  # not this folder: `-c` would import the package from here
     return int(re.search(r"Collected : (\d+)", done.stderr).group(1))
 
