@@ -135,7 +135,7 @@ def freeze(op: Op, output: np.ndarray, inputs: list[np.ndarray]) -> None:
             exposed.append(array)
     if not exposed:
         return
-    if output.base is not None and (len(exposed) > 1 or exposed[0] is not output):
+    if output.base is not None and any(a is not output for a in exposed):
         exposed.append(output)  # a view of what was saved would write into it
     frozen = []
     with _holders_lock:

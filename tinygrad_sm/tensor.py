@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 
 from . import autograd, ops
-from .op import Op, freeze
 from .autograd import Recorder, _Mode, backward, check_finite
 from .errors import InputError, ShapeError
 from .graph import Node
+from .op import Op, freeze
 
 
 def _as_array(data: Any, dtype: Any, who: str) -> np.ndarray:
