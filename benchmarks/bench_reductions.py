@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import timeit
+from typing import Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -28,6 +29,19 @@ def per_call(fn, a: np.ndarray, number: int = 2000) -> float:
     return min(timeit.repeat(lambda: fn(a), number=number, repeat=3)) / number
 
 
+def alternating(plain: Callable, fast: Callable, pairs: int,
+                time_one: Callable[[Callable], float]) -> tuple[list[float], list[float]]:
+    """The times of plain and fast, `pairs` of each, taken in alternating order (plain first,
+    then fast first, ...), so a machine getting busier or quieter favours neither."""
+    plains, fasts = [], []
+    for k in range(pairs):
+        first, second = (plain, fast) if k % 2 == 0 else (fast, plain)
+        times = {first: time_one(first), second: time_one(second)}
+        plains.append(times[plain])
+        fasts.append(times[fast])
+    return plains, fasts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=11)
@@ -37,12 +51,7 @@ def main() -> None:
             a = np.random.default_rng(0).normal(size=(rows, 10)).astype(np.float32)
             print(f"{rows} rows × 10 columns, float32:")
             for name, (plain, fast) in CASES.items():
-                plains, fasts = [], []
-                for k in range(args.pairs):
-                    first, second = (plain, fast) if k % 2 == 0 else (fast, plain)
-                    times = {first: per_call(first, a), second: per_call(second, a)}
-                    plains.append(times[plain])
-                    fasts.append(times[fast])
+                plains, fasts = alternating(plain, fast, args.pairs, lambda fn: per_call(fn, a))
                 ratio = statistics.median(p / f for p, f in zip(plains, fasts))
                 print(f"  {name:24s} numpy {statistics.median(plains) * 1e6:6.2f} µs   "
                       f"reductions.py {statistics.median(fasts) * 1e6:6.2f} µs   "

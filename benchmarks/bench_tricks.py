@@ -3,8 +3,8 @@
 Issue 17 keeps a trick only with its measured gain: the engine's comments cite this file. Each
 pair times the plain way and the trick per call (best of a few thousand calls), in alternating
 order (plain first, then trick first, ...); the medians of the per-pair times and of the
-per-pair ratios are printed. The row and column reductions have their own benchmark,
-bench_reductions.py.
+per-pair ratios are printed (the pairing is bench_reductions.py's, which times the row and column
+reductions the same way).
 
     python benchmarks/bench_tricks.py [--pairs 11]
 """
@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from bench_reductions import alternating
 from tinygrad_sm import Tensor
 
 SCORES = np.random.default_rng(0).random((32, 10), dtype=np.float32)
@@ -97,12 +98,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'trick':46s} {'plain':>9s} {'trick':>9s}  plain / trick (median of {args.pairs} pairs)")
     for name, (plain, trick, where) in TRICKS.items():
-        plains, tricks = [], []
-        for k in range(args.pairs):
-            first, second = (plain, trick) if k % 2 == 0 else (trick, plain)
-            times = {first: per_call(first), second: per_call(second)}
-            plains.append(times[plain])
-            tricks.append(times[trick])
+        plains, tricks = alternating(plain, trick, args.pairs, per_call)
         ratios = [p / t for p, t in zip(plains, tricks)]
         print(f"{name:46s} {statistics.median(plains) * 1e6:7.2f} µs {statistics.median(tricks) * 1e6:7.2f} µs"
               f"  {statistics.median(ratios):5.2f}× ({min(ratios):.2f}–{max(ratios):.2f}×)  in {where}")
